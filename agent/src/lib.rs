@@ -1,0 +1,4 @@
+//! The wattsweep node agent as a library: everything `wattsweep-agent` does, behind small traits, so
+//! that tests drive the same code the binary runs.
+
+pub mod telemetry;

@@ -1,0 +1,2 @@
+//! `wattsweep-agent`: the node agent.
+fn main() {}

@@ -1,0 +1,1 @@
+//! IPMI platform sensors (IPMI helper).

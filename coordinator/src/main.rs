@@ -1,0 +1,2 @@
+//! `wattsweep`: the user CLI.
+fn main() {}

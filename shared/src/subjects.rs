@@ -1,0 +1,1 @@
+//! Subject, stream, consumer and bucket names (wire helper).
