@@ -12,7 +12,8 @@ pub struct WorkloadSpec {
     /// Container image for the docker and kubernetes runtimes.
     #[serde(default)]
     pub image: Option<String>,
-    /// Command and arguments; `{measure_s}`, `{warmup_s}` and `{level}` are substituted at launch.
+    /// Command and arguments. Substituted at launch: `{measure_s}`, `{warmup_s}`, `{run_s}`
+    /// (warm-up plus measure, seconds) and `{level}` (usage-grid load, percent).
     #[serde(default)]
     pub command: Vec<String>,
     /// Extra environment variables.

@@ -1,0 +1,53 @@
+//! Errors of the command line, each mapped to the exit code DESIGN.md §5 gives it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use wattsweep_shared::campaign::CampaignErrors;
+use wattsweep_shared::plan::PlanError;
+
+/// Why a command could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The campaign file (or a catalog file) has errors; each carries file:line:col.
+    #[error("{0}")]
+    Campaign(#[from] CampaignErrors),
+    /// An unknown GPU model id.
+    #[error("unknown GPU model `{given}`; known models: {known}")]
+    UnknownModel {
+        /// What was given.
+        given: String,
+        /// The known ids.
+        known: String,
+    },
+    /// An argument that is syntactically fine but means nothing.
+    #[error("{0}")]
+    Usage(String),
+    /// The planner refused.
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    /// Writing the output failed (e.g. a closed pipe).
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl CliError {
+    /// Exit code: 2 for usage or input errors, 1 for a failure of what was asked.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Read { .. }
+            | CliError::Campaign(_)
+            | CliError::UnknownModel { .. }
+            | CliError::Usage(_) => ExitCode::from(2),
+            CliError::Plan(_) | CliError::Output(_) => ExitCode::from(1),
+        }
+    }
+}
