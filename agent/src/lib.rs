@@ -1,4 +1,5 @@
 //! The wattsweep node agent as a library: everything `wattsweep-agent` does, behind small traits, so
 //! that tests drive the same code the binary runs.
 
+pub mod gpu;
 pub mod telemetry;
