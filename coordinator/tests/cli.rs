@@ -38,7 +38,10 @@ fn campaigns() -> Vec<PathBuf> {
 #[test]
 fn every_example_campaign_plans_with_tasks() {
     let files = campaigns();
-    assert!(files.len() >= 9, "expected the seed campaigns, found {files:?}");
+    assert!(
+        files.len() >= 9,
+        "expected the seed campaigns, found {files:?}"
+    );
     for f in files {
         let o = wattsweep(&["plan", f.to_str().unwrap(), "--gpu", "h100-80gb:4"]);
         assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), stderr(&o));
@@ -47,7 +50,14 @@ fn every_example_campaign_plans_with_tasks() {
         let n: usize = last.split_whitespace().next().unwrap().parse().unwrap();
         assert!(n > 0, "{}: no tasks: {last}", f.display());
         // JSON output carries the same number of tasks.
-        let j = wattsweep(&["plan", f.to_str().unwrap(), "--gpu", "h100-80gb:4", "--format", "json"]);
+        let j = wattsweep(&[
+            "plan",
+            f.to_str().unwrap(),
+            "--gpu",
+            "h100-80gb:4",
+            "--format",
+            "json",
+        ]);
         assert_eq!(j.status.code(), Some(0), "{}", stderr(&j));
         let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
         assert_eq!(v["plan"]["tasks"].as_array().unwrap().len(), n);
@@ -90,7 +100,11 @@ fn missing_file_and_unknown_model_exit_2() {
     assert!(stderr(&o).contains("/nonexistent/campaign.toml"));
     let o = wattsweep(&["mig", "profiles", "--gpu", "v100-16gb"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("h100-80gb"), "known models listed: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("h100-80gb"),
+        "known models listed: {}",
+        stderr(&o)
+    );
     let o = wattsweep(&["mig", "frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
 }
@@ -113,17 +127,31 @@ fn mig_check_accepts_valid_and_refuses_invalid_with_reason() {
         ("4g.40gb +", "column"),
     ] {
         let o = wattsweep(&["mig", "check", "--gpu", "h100-80gb", layout]);
-        assert_eq!(o.status.code(), Some(1), "{layout} should be refused: {}", stdout(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{layout} should be refused: {}",
+            stdout(&o)
+        );
         let out = stdout(&o);
         assert!(out.starts_with("invalid on h100-80gb: "), "{out}");
-        assert!(out.contains(reason), "{layout}: reason should mention `{reason}`: {out}");
+        assert!(
+            out.contains(reason),
+            "{layout}: reason should mention `{reason}`: {out}"
+        );
     }
 }
 
 #[test]
 fn mig_layouts_maximal_lines_each_pass_check() {
     let o = wattsweep(&[
-        "mig", "layouts", "--gpu", "h100-80gb", "--profiles", "19,14,9,5,0", "--maximal",
+        "mig",
+        "layouts",
+        "--gpu",
+        "h100-80gb",
+        "--profiles",
+        "19,14,9,5,0",
+        "--maximal",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
@@ -134,7 +162,11 @@ fn mig_layouts_maximal_lines_each_pass_check() {
         assert!(seen.insert(*l), "duplicate line {l}");
         let c = wattsweep(&["mig", "check", "--gpu", "h100-80gb", l]);
         assert_eq!(c.status.code(), Some(0), "{l}: {}", stdout(&c));
-        assert!(stdout(&c).contains(l), "placement of `{l}` reproduces it: {}", stdout(&c));
+        assert!(
+            stdout(&c).contains(l),
+            "placement of `{l}` reproduces it: {}",
+            stdout(&c)
+        );
         // Only the allowed profiles appear.
         for term in l.split(" + ") {
             let name = term.split('@').next().unwrap();
@@ -145,11 +177,21 @@ fn mig_layouts_maximal_lines_each_pass_check() {
         }
     }
     // The maximal set is a subset of all layouts.
-    let all = wattsweep(&["mig", "layouts", "--gpu", "h100-80gb", "--profiles", "19,14,9,5,0"]);
+    let all = wattsweep(&[
+        "mig",
+        "layouts",
+        "--gpu",
+        "h100-80gb",
+        "--profiles",
+        "19,14,9,5,0",
+    ]);
     let all_out = stdout(&all);
     let all_lines: std::collections::BTreeSet<&str> = all_out.lines().collect();
     for l in &lines {
-        assert!(all_lines.contains(l), "{l} missing from the full enumeration");
+        assert!(
+            all_lines.contains(l),
+            "{l} missing from the full enumeration"
+        );
     }
     assert!(all_lines.len() > lines.len());
 }

@@ -23,14 +23,24 @@ pub struct PlanArgs {
     /// GPUs of the hypothetical node to plan for, as MODEL or MODEL:COUNT (repeatable), e.g.
     /// `--gpu h100-80gb:8`. Without it, one node per built-in model the campaign's `gpu_models` globs
     /// match, with `--gpus-per-node` GPUs each.
-    #[arg(long = "gpu", value_name = "MODEL[:COUNT]", env = "WATTSWEEP_PLAN_GPUS", value_delimiter = ',')]
+    #[arg(
+        long = "gpu",
+        value_name = "MODEL[:COUNT]",
+        env = "WATTSWEEP_PLAN_GPUS",
+        value_delimiter = ','
+    )]
     pub gpus: Vec<String>,
     /// GPUs per node when `--gpu` is not given.
     #[arg(long, default_value_t = 4, env = "WATTSWEEP_PLAN_GPUS_PER_NODE")]
     pub gpus_per_node: u32,
     /// Workload catalog folders (`*.toml` with `[workloads.NAME]` tables), besides the ones the campaign
     /// names in `[campaign] catalog`.
-    #[arg(long = "catalog", value_name = "DIR", env = "WATTSWEEP_CATALOG", value_delimiter = ',')]
+    #[arg(
+        long = "catalog",
+        value_name = "DIR",
+        env = "WATTSWEEP_CATALOG",
+        value_delimiter = ','
+    )]
     pub catalogs: Vec<PathBuf>,
 }
 
