@@ -84,6 +84,8 @@ fn schema_message(message: &str) -> String {
         ("i64", "an integer"),
         ("u64", "a non-negative integer"),
         ("f64", "a number"),
+        ("a sequence", "an array"),
+        ("a map", "a table"),
     ] {
         if let Some(rest) = message.strip_suffix(rust) {
             return format!("{rest}{toml}");

@@ -182,8 +182,8 @@ pub(crate) fn workload_ref(
         return true;
     };
     let missing = match runtime {
-        Runtime::Docker | Runtime::Kubernetes if spec.image.is_none() => Some("an `image`"),
-        Runtime::Process if spec.command.is_empty() => Some("a `command`"),
+        Runtime::Docker | Runtime::Kubernetes if spec.image.is_none() => Some("`image`"),
+        Runtime::Process if spec.command.is_empty() => Some("`command`"),
         _ => None,
     };
     if let Some(missing) = missing {
