@@ -3,7 +3,8 @@
 //! A layout that cannot exist on a targeted GPU would fail on the agent hours into a campaign; here
 //! it fails at submission, pointing at the layout string, naming the model and the solver's reason.
 //! When no built-in model matches `[targets] gpu_models`, placement waits for planning, which sees
-//! the fleet's own profile tables.
+//! the fleet's own profile tables. Profile names differ between models, so a layout only has to fit
+//! the targeted models that know its profiles (and at least one must).
 
 use std::ops::Range;
 
@@ -12,7 +13,7 @@ use serde_spanned::Spanned;
 use super::check::Ctx;
 use super::error::ErrorKind;
 use crate::gpu_model::GpuModel;
-use crate::mig::{LayoutSpec, ProfileRef, builtin_table, parse_layout, place};
+use crate::mig::{LayoutSpec, PlacementError, ProfileRef, builtin_table, parse_layout, place};
 
 /// Parse `text` (the value of the string at `span`), reporting a grammar error at its column.
 ///
@@ -67,6 +68,11 @@ fn column_span(doc: &str, span: Range<usize>, value: &str, col: usize) -> Range<
 }
 
 /// Place `spec` on every targeted model with a built-in table; report each refusal at `span`.
+///
+/// Profile names are model-specific (`3g.40gb` on an H100 80GB is `3g.47gb` on an H100 NVL), so a
+/// layout applies to the targeted models whose tables know its profiles: it must place on each of
+/// those, and must be known to at least one; a model that lacks one of its profiles simply does not
+/// run it. With no targeted built-in model, placement waits for planning.
 pub(crate) fn check_fits(
     ctx: &mut Ctx<'_, '_>,
     text: &str,
@@ -75,23 +81,36 @@ pub(crate) fn check_fits(
     models: &[&GpuModel],
 ) -> bool {
     let mut ok = true;
+    let mut applies_somewhere = false;
+    let mut unknown = Vec::new();
     for model in models {
         let Some(table) = builtin_table(model.id) else {
             continue;
         };
-        if let Err(e) = place(&table, spec) {
-            ctx.err(
-                ErrorKind::Layout,
-                span.clone(),
-                format!(
-                    "MIG layout \"{text}\" does not fit {} ({}): {e}",
-                    model.id, model.nvml_name
-                ),
-            );
+        match place(&table, spec) {
+            Ok(_) => applies_somewhere = true,
+            Err(e @ PlacementError::UnknownProfile { .. }) => unknown.push((model, e)),
+            Err(e) => {
+                applies_somewhere = true;
+                ctx.err(ErrorKind::Layout, span.clone(), refusal(text, model, &e));
+                ok = false;
+            }
+        }
+    }
+    if !applies_somewhere {
+        for (model, e) in unknown {
+            ctx.err(ErrorKind::Layout, span.clone(), refusal(text, model, &e));
             ok = false;
         }
     }
     ok
+}
+
+fn refusal(text: &str, model: &GpuModel, e: &PlacementError) -> String {
+    format!(
+        "MIG layout \"{text}\" does not fit {} ({}): {e}",
+        model.id, model.nvml_name
+    )
 }
 
 /// A single GPU-instance profile (`3g.40gb`, `1g.10gb+me`, `9`), parsed with the layout grammar and

@@ -93,7 +93,15 @@ fn parse_document<'i>(
         Ok(doc) => Some(doc),
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            errors.push(src.error(ErrorKind::Syntax, span, e.message().trim_end().to_owned()));
+            let mut message = e.message().trim_end().to_owned();
+            // Some messages do not say what they refer to ("duplicate key"): quote the source.
+            if let Some(found) = src.text.get(span.clone()) {
+                let short = !found.is_empty() && found.len() <= 40 && !found.contains('\n');
+                if short && !message.contains(found) {
+                    message = format!("{message}: `{found}`");
+                }
+            }
+            errors.push(src.error(ErrorKind::Syntax, span, message));
             None
         }
     }

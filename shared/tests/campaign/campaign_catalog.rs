@@ -88,7 +88,14 @@ fn campaign_catalog_errors_point_into_the_catalog_file() {
     )
     .unwrap_err()
     .into_vec();
-    expect_in(&errors, "w/hpcg.toml", 3, 20, ErrorKind::Value, "does not compile");
+    expect_in(
+        &errors,
+        "w/hpcg.toml",
+        3,
+        20,
+        ErrorKind::Value,
+        "does not compile",
+    );
     expect_in(
         &errors,
         "w/hpcg.toml",
@@ -128,5 +135,12 @@ fn campaign_catalog_dirs_are_relative_to_the_campaign_file() {
     // Other mistakes are left to parse_campaign; a wrong `catalog` is reported here.
     let wrong = CAMPAIGN.replace("[\"../workloads\"]", "\"../workloads\"");
     let errors = catalog_dirs(&src("c.toml", &wrong)).unwrap_err().into_vec();
-    expect_in(&errors, "c.toml", 3, 11, ErrorKind::Schema, "expected an array");
+    expect_in(
+        &errors,
+        "c.toml",
+        3,
+        11,
+        ErrorKind::Schema,
+        "expected an array",
+    );
 }

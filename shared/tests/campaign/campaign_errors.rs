@@ -5,7 +5,8 @@ use wattsweep_shared::campaign::ErrorKind;
 use crate::support::{PATH, errors, expect_in, expect_only};
 
 /// Six lines; whatever is appended starts on line 7.
-const BASE: &str = "[campaign]\nname = \"t\"\n\n[workloads.burn]\nimage = \"burn:1\"\ncommand = [\"burn\"]\n";
+const BASE: &str =
+    "[campaign]\nname = \"t\"\n\n[workloads.burn]\nimage = \"burn:1\"\ncommand = [\"burn\"]\n";
 
 fn with(rest: &str) -> String {
     format!("{BASE}{rest}")
@@ -28,9 +29,12 @@ fn the_base_is_valid() {
 fn syntax_error_is_reported_alone() {
     // `repetitions = 0` is invalid too, but nothing is validated in a file that is not TOML.
     let text = "[campaign]\nname = \"t\"\nrepetitions = 0\nseed = = 3\n";
-    expect_only(text, 4, 8, ErrorKind::Syntax, "");
+    expect_only(text, 4, 8, ErrorKind::Syntax, "extra `=`");
+    let text = "[campaign]\nname = \"t\"\nname = \"u\"\n";
+    expect_only(text, 3, 1, ErrorKind::Syntax, "duplicate key: `name`");
+    // The string runs to the end of line 2, where its closing quote is missing.
     let text = "[campaign]\nname = \"t\n";
-    expect_only(text, 2, 8, ErrorKind::Syntax, "");
+    expect_only(text, 2, 10, ErrorKind::Syntax, "invalid basic string");
 }
 
 #[test]
@@ -152,7 +156,13 @@ fn concurrency_zero_and_too_high() {
     expect_in(&errors, PATH, 12, 22, ErrorKind::Value, "got 65");
     assert_eq!(errors.len(), 2);
     let text = ts_sweep("").replace("concurrency = [1, 2]", "concurrency = [2, 2]");
-    expect_only(&text, 12, 19, ErrorKind::Duplicate, "`concurrency` lists 2 twice");
+    expect_only(
+        &text,
+        12,
+        19,
+        ErrorKind::Duplicate,
+        "`concurrency` lists 2 twice",
+    );
     let text = ts_sweep("").replace("concurrency = [1, 2]\n", "");
     expect_only(&text, 10, 11, ErrorKind::Schema, "needs `concurrency`");
 }
@@ -178,9 +188,21 @@ fn mps_on_mig_is_rejected() {
     let text = with(
         "\n[[sweep]]\nname = \"mps\"\nsharing = \"mps\"\nworkloads = [\"burn\"]\nconcurrency = [2]\nlayouts = [\"3g.40gb x2\"]\n",
     );
-    expect_only(&text, 13, 11, ErrorKind::Conflict, "MPS on MIG is not supported");
+    expect_only(
+        &text,
+        13,
+        11,
+        ErrorKind::Conflict,
+        "MPS on MIG is not supported",
+    );
     let text = text.replace("layouts = [\"3g.40gb x2\"]", "gpu_instance = \"7g.80gb\"");
-    expect_only(&text, 13, 16, ErrorKind::Conflict, "MPS on MIG is not supported");
+    expect_only(
+        &text,
+        13,
+        16,
+        ErrorKind::Conflict,
+        "MPS on MIG is not supported",
+    );
 }
 
 #[test]
@@ -210,9 +232,8 @@ fn keys_of_another_sharing_mode() {
 
 #[test]
 fn duplicate_sweep_name() {
-    let text = ts_sweep(
-        "\n[[sweep]]\nname = \"ts\"\nsharing = \"exclusive\"\nworkloads = [\"burn\"]\n",
-    );
+    let text =
+        ts_sweep("\n[[sweep]]\nname = \"ts\"\nsharing = \"exclusive\"\nworkloads = [\"burn\"]\n");
     expect_only(
         &text,
         15,
@@ -224,8 +245,10 @@ fn duplicate_sweep_name() {
 
 #[test]
 fn bad_regex() {
-    let text = ts_sweep("")
-        .replace("command = [\"burn\"]\n", "command = [\"burn\"]\nmetric = { regex = '(\\d+ Gflop/s', unit = \"GFLOP/s\" }\n");
+    let text = ts_sweep("").replace(
+        "command = [\"burn\"]\n",
+        "command = [\"burn\"]\nmetric = { regex = '(\\d+ Gflop/s', unit = \"GFLOP/s\" }\n",
+    );
     expect_only(
         &text,
         7,
@@ -235,9 +258,17 @@ fn bad_regex() {
     );
     let text = text.replace("'(\\d+ Gflop/s'", "'\\d+ Gflop/s'");
     expect_only(&text, 7, 20, ErrorKind::Value, "needs a capture group");
-    let text = ts_sweep("")
-        .replace("command = [\"burn\"]\n", "command = [\"burn\"]\nready = { log_regex = \"[a-\" }\n");
-    expect_only(&text, 7, 23, ErrorKind::Value, "`ready.log_regex` does not compile");
+    let text = ts_sweep("").replace(
+        "command = [\"burn\"]\n",
+        "command = [\"burn\"]\nready = { log_regex = \"[a-\" }\n",
+    );
+    expect_only(
+        &text,
+        7,
+        23,
+        ErrorKind::Value,
+        "`ready.log_regex` does not compile",
+    );
 }
 
 #[test]
@@ -302,7 +333,14 @@ fn campaign_values_out_of_range() {
         "name = \"t\"\nrepetitions = 0\npower_budget_w = -10\n",
     );
     let errors = errors(&text);
-    expect_in(&errors, PATH, 3, 15, ErrorKind::Value, "`repetitions` must be at least 1, got 0");
+    expect_in(
+        &errors,
+        PATH,
+        3,
+        15,
+        ErrorKind::Value,
+        "`repetitions` must be at least 1, got 0",
+    );
     expect_in(
         &errors,
         PATH,
@@ -313,7 +351,13 @@ fn campaign_values_out_of_range() {
     );
     assert_eq!(errors.len(), 2);
     let text = ts_sweep("").replace("name = \"t\"", "name = \"t t\"");
-    expect_only(&text, 2, 8, ErrorKind::Value, "campaign name \"t t\" must be");
+    expect_only(
+        &text,
+        2,
+        8,
+        ErrorKind::Value,
+        "campaign name \"t t\" must be",
+    );
 }
 
 #[test]
@@ -323,11 +367,35 @@ fn usage_grid_levels() {
             "\n[[sweep]]\nname = \"grid\"\nsharing = \"usage-grid\"\nworkloads = [\"burn\"]\nlevels = {levels}\n"
         ))
     };
-    expect_only(&grid("[50]"), 12, 10, ErrorKind::Value, "`levels` needs at least 2 values, got 1");
-    expect_only(&grid("[0, 0, 100]"), 12, 14, ErrorKind::Duplicate, "`levels` lists 0 twice");
-    expect_only(&grid("[0, 101]"), 12, 14, ErrorKind::Value, "`levels` must be between 0 and 100, got 101");
+    expect_only(
+        &grid("[50]"),
+        12,
+        10,
+        ErrorKind::Value,
+        "`levels` needs at least 2 values, got 1",
+    );
+    expect_only(
+        &grid("[0, 0, 100]"),
+        12,
+        14,
+        ErrorKind::Duplicate,
+        "`levels` lists 0 twice",
+    );
+    expect_only(
+        &grid("[0, 101]"),
+        12,
+        14,
+        ErrorKind::Value,
+        "`levels` must be between 0 and 100, got 101",
+    );
     let text = grid("[0, 100]") + "design = \"half\"\n";
-    expect_only(&text, 13, 10, ErrorKind::Value, "unknown design \"half\"; allowed: \"full\", \"fractional\"");
+    expect_only(
+        &text,
+        13,
+        10,
+        ErrorKind::Value,
+        "unknown design \"half\"; allowed: \"full\", \"fractional\"",
+    );
 }
 
 #[test]
@@ -358,11 +426,46 @@ fn workload_values() {
         "command = [\"burn\"]\nsim = { intensity = 1.5, fom = 0 }\nipc = \"none\"\nulimits = { memlock = -1, stacks = 1 }\nshm_size_mb = 0\n",
     );
     let errors = errors(&text);
-    expect_in(&errors, PATH, 7, 21, ErrorKind::Value, "`sim.intensity` must be between 0 and 1, got 1.5");
-    expect_in(&errors, PATH, 7, 32, ErrorKind::Value, "`sim.fom` must be a number greater than 0");
-    expect_in(&errors, PATH, 8, 7, ErrorKind::Value, "unknown ipc \"none\"; allowed: \"host\", \"private\", \"shareable\"");
-    expect_in(&errors, PATH, 9, 28, ErrorKind::Value, "unknown ulimit \"stacks\"");
-    expect_in(&errors, PATH, 10, 15, ErrorKind::Value, "`shm_size_mb` must be at least 1, got 0");
+    expect_in(
+        &errors,
+        PATH,
+        7,
+        21,
+        ErrorKind::Value,
+        "`sim.intensity` must be between 0 and 1, got 1.5",
+    );
+    expect_in(
+        &errors,
+        PATH,
+        7,
+        32,
+        ErrorKind::Value,
+        "`sim.fom` must be a number greater than 0",
+    );
+    expect_in(
+        &errors,
+        PATH,
+        8,
+        7,
+        ErrorKind::Value,
+        "unknown ipc \"none\"; allowed: \"host\", \"private\", \"shareable\"",
+    );
+    expect_in(
+        &errors,
+        PATH,
+        9,
+        27,
+        ErrorKind::Value,
+        "unknown ulimit \"stacks\"",
+    );
+    expect_in(
+        &errors,
+        PATH,
+        10,
+        15,
+        ErrorKind::Value,
+        "`shm_size_mb` must be at least 1, got 0",
+    );
     assert_eq!(errors.len(), 5);
 }
 
@@ -401,7 +504,12 @@ layouts = [\"7g.80gb\"]
         (7, 13, ErrorKind::Value, "`measure_s` must be at least 1"),
         (11, 20, ErrorKind::Value, "`metric.regex` does not compile"),
         (16, 22, ErrorKind::Reference, "unknown workload \"nope\""),
-        (17, 16, ErrorKind::Value, "`concurrency` must be between 1 and 64"),
+        (
+            17,
+            16,
+            ErrorKind::Value,
+            "`concurrency` must be between 1 and 64",
+        ),
         (20, 8, ErrorKind::Duplicate, "duplicate sweep name \"a\""),
         (24, 11, ErrorKind::Conflict, "MPS on MIG is not supported"),
     ];
@@ -420,5 +528,11 @@ layouts = [\"7g.80gb\"]
 fn no_sweep() {
     expect_only(BASE, 1, 1, ErrorKind::Schema, "no [[sweep]]");
     let text = with("\n[sweep]\nname = \"x\"\n");
-    expect_only(&text, 8, 1, ErrorKind::Schema, "`sweep` must be an array of tables");
+    expect_only(
+        &text,
+        8,
+        1,
+        ErrorKind::Schema,
+        "`sweep` must be an array of tables",
+    );
 }

@@ -117,10 +117,12 @@ fn expected() -> Campaign {
                                     CiTerm {
                                         compute_slices: 2,
                                         count: 3,
+                                        start: None,
                                     },
                                     CiTerm {
                                         compute_slices: 1,
                                         count: 1,
+                                        start: None,
                                     },
                                 ]),
                             )],
