@@ -44,7 +44,13 @@ pub fn parse_campaign(source: &Source, catalog: &[Source]) -> Result<Campaign, C
     let campaign = validate(source, doc, catalog_docs, &mut errors);
     match campaign {
         Some(c) if errors.is_empty() => Ok(c),
-        _ => Err(CampaignErrors::sorted(errors, &paths)),
+        _ => {
+            // Every check that gives up reports why; this keeps an `Err` from ever being empty.
+            if errors.is_empty() {
+                errors.push(source.error(ErrorKind::Schema, 0..0, "invalid campaign"));
+            }
+            Err(CampaignErrors::sorted(errors, &paths))
+        }
     }
 }
 
@@ -328,6 +334,14 @@ fn sweeps(
         );
         return None;
     };
+    if items.is_empty() {
+        ctx.err(
+            ErrorKind::Schema,
+            span,
+            "`sweep` is empty: a campaign needs at least one sweep",
+        );
+        return None;
+    }
     let mut ok = true;
     let mut out = Vec::new();
     let mut names: Vec<Spanned<String>> = Vec::new();

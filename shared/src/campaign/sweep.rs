@@ -162,7 +162,16 @@ pub(crate) fn workload_ref(
     env: &SweepEnv<'_>,
 ) -> bool {
     let Some(def) = env.workloads.get(name) else {
-        let known: Vec<&str> = env.workloads.keys().map(String::as_str).collect();
+        const SHOWN: usize = 12;
+        let mut known: Vec<&str> = env
+            .workloads
+            .keys()
+            .map(String::as_str)
+            .take(SHOWN)
+            .collect();
+        if env.workloads.len() > SHOWN {
+            known.push("…");
+        }
         let known = if known.is_empty() {
             "none is defined".to_owned()
         } else {

@@ -2,22 +2,7 @@
 
 use wattsweep_shared::campaign::ErrorKind;
 
-use crate::support::{PATH, errors, expect_in, expect_only};
-
-/// Six lines; whatever is appended starts on line 7.
-const BASE: &str =
-    "[campaign]\nname = \"t\"\n\n[workloads.burn]\nimage = \"burn:1\"\ncommand = [\"burn\"]\n";
-
-fn with(rest: &str) -> String {
-    format!("{BASE}{rest}")
-}
-
-/// A time-slicing sweep on lines 8 to 12, followed by `extra` from line 13.
-fn ts_sweep(extra: &str) -> String {
-    with(&format!(
-        "\n[[sweep]]\nname = \"ts\"\nsharing = \"time-slicing\"\nworkloads = [\"burn\"]\nconcurrency = [1, 2]\n{extra}"
-    ))
-}
+use crate::support::{BASE, PATH, errors, expect_in, expect_only, ts_sweep, with};
 
 #[test]
 fn the_base_is_valid() {
@@ -327,149 +312,6 @@ fn timing_out_of_range() {
 }
 
 #[test]
-fn campaign_values_out_of_range() {
-    let text = ts_sweep("").replace(
-        "name = \"t\"\n",
-        "name = \"t\"\nrepetitions = 0\npower_budget_w = -10\n",
-    );
-    let errors = errors(&text);
-    expect_in(
-        &errors,
-        PATH,
-        3,
-        15,
-        ErrorKind::Value,
-        "`repetitions` must be at least 1, got 0",
-    );
-    expect_in(
-        &errors,
-        PATH,
-        4,
-        18,
-        ErrorKind::Value,
-        "`power_budget_w` must be a number greater than 0, got -10",
-    );
-    assert_eq!(errors.len(), 2);
-    let text = ts_sweep("").replace("name = \"t\"", "name = \"t t\"");
-    expect_only(
-        &text,
-        2,
-        8,
-        ErrorKind::Value,
-        "campaign name \"t t\" must be",
-    );
-}
-
-#[test]
-fn usage_grid_levels() {
-    let grid = |levels: &str| {
-        with(&format!(
-            "\n[[sweep]]\nname = \"grid\"\nsharing = \"usage-grid\"\nworkloads = [\"burn\"]\nlevels = {levels}\n"
-        ))
-    };
-    expect_only(
-        &grid("[50]"),
-        12,
-        10,
-        ErrorKind::Value,
-        "`levels` needs at least 2 values, got 1",
-    );
-    expect_only(
-        &grid("[0, 0, 100]"),
-        12,
-        14,
-        ErrorKind::Duplicate,
-        "`levels` lists 0 twice",
-    );
-    expect_only(
-        &grid("[0, 101]"),
-        12,
-        14,
-        ErrorKind::Value,
-        "`levels` must be between 0 and 100, got 101",
-    );
-    let text = grid("[0, 100]") + "design = \"half\"\n";
-    expect_only(
-        &text,
-        13,
-        10,
-        ErrorKind::Value,
-        "unknown design \"half\"; allowed: \"full\", \"fractional\"",
-    );
-}
-
-#[test]
-fn runtime_needs_what_the_workload_lacks() {
-    let text = ts_sweep("runtime = \"process\"\n").replace("command = [\"burn\"]\n", "");
-    // The sweep's lines move up by one: `workloads` is on line 10.
-    expect_only(
-        &text,
-        10,
-        14,
-        ErrorKind::Value,
-        "workload \"burn\" has no `command`, which runtime = \"process\" needs",
-    );
-    let text = ts_sweep("").replace("image = \"burn:1\"\n", "");
-    expect_only(
-        &text,
-        10,
-        14,
-        ErrorKind::Value,
-        "has no `image`, which runtime = \"docker\" needs",
-    );
-}
-
-#[test]
-fn workload_values() {
-    let text = ts_sweep("").replace(
-        "command = [\"burn\"]\n",
-        "command = [\"burn\"]\nsim = { intensity = 1.5, fom = 0 }\nipc = \"none\"\nulimits = { memlock = -1, stacks = 1 }\nshm_size_mb = 0\n",
-    );
-    let errors = errors(&text);
-    expect_in(
-        &errors,
-        PATH,
-        7,
-        21,
-        ErrorKind::Value,
-        "`sim.intensity` must be between 0 and 1, got 1.5",
-    );
-    expect_in(
-        &errors,
-        PATH,
-        7,
-        32,
-        ErrorKind::Value,
-        "`sim.fom` must be a number greater than 0",
-    );
-    expect_in(
-        &errors,
-        PATH,
-        8,
-        7,
-        ErrorKind::Value,
-        "unknown ipc \"none\"; allowed: \"host\", \"private\", \"shareable\"",
-    );
-    expect_in(
-        &errors,
-        PATH,
-        9,
-        27,
-        ErrorKind::Value,
-        "unknown ulimit \"stacks\"",
-    );
-    expect_in(
-        &errors,
-        PATH,
-        10,
-        15,
-        ErrorKind::Value,
-        "`shm_size_mb` must be at least 1, got 0",
-    );
-    assert_eq!(errors.len(), 5);
-}
-
-#[test]
 fn multiple_errors_are_reported_together() {
     let text = "\
 [campaign]
@@ -535,4 +377,7 @@ fn no_sweep() {
         ErrorKind::Schema,
         "`sweep` must be an array of tables",
     );
+    // Top-level keys come before the first table.
+    let text = format!("sweep = []\n{BASE}");
+    expect_only(&text, 1, 9, ErrorKind::Schema, "`sweep` is empty");
 }

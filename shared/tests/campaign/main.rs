@@ -8,4 +8,5 @@ mod campaign_errors;
 mod campaign_example;
 mod campaign_mig;
 mod campaign_props;
+mod campaign_values;
 mod support;

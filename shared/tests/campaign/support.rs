@@ -61,3 +61,18 @@ pub fn expect_only(text: &str, line: usize, col: usize, kind: ErrorKind, fragmen
     expect_in(&errors, PATH, line, col, kind, fragment);
     assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
 }
+
+/// Six lines; whatever is appended starts on line 7.
+pub const BASE: &str =
+    "[campaign]\nname = \"t\"\n\n[workloads.burn]\nimage = \"burn:1\"\ncommand = [\"burn\"]\n";
+
+pub fn with(rest: &str) -> String {
+    format!("{BASE}{rest}")
+}
+
+/// A time-slicing sweep on lines 8 to 12, followed by `extra` from line 13.
+pub fn ts_sweep(extra: &str) -> String {
+    with(&format!(
+        "\n[[sweep]]\nname = \"ts\"\nsharing = \"time-slicing\"\nworkloads = [\"burn\"]\nconcurrency = [1, 2]\n{extra}"
+    ))
+}
