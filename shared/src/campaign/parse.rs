@@ -39,7 +39,8 @@ pub fn parse_campaign(source: &Source, catalog: &[Source]) -> Result<Campaign, C
     };
     let catalog_docs: Vec<_> = catalog
         .iter()
-        .zip(catalog_docs.into_iter().flatten())
+        .zip(catalog_docs)
+        .filter_map(|(src, doc)| doc.map(|doc| (src, doc)))
         .collect();
     let campaign = validate(source, doc, catalog_docs, &mut errors);
     match campaign {
