@@ -304,7 +304,7 @@ pub struct Reading {
     pub unit: Unit,
     /// The value, `None` when the BMC had no reading for it.
     pub value: Option<f64>,
-    /// When it was read, unix nanoseconds.
+    /// When it was read, unix nanoseconds (the midpoint of the read: one read covers all sensors).
     pub at: i64,
 }
 

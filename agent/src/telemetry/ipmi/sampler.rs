@@ -121,6 +121,8 @@ pub struct SourceStatus {
     pub discoveries: u64,
     /// Outages so far (transitions to `Down`).
     pub outages: u64,
+    /// Failed attempts to reach the BMC in the current outage (0 while up).
+    pub failed_attempts: u64,
 }
 
 /// A running sampler. Dropping it stops the task too; [`IpmiSampler::stop`] also waits for it.
@@ -148,6 +150,7 @@ impl IpmiSampler {
             samples: 0,
             discoveries: 0,
             outages: 0,
+            failed_attempts: 0,
         });
         let (stop_tx, stop_rx) = oneshot::channel();
         let worker = Worker {
@@ -336,13 +339,9 @@ impl<C: BmcClient> Worker<C> {
         }
     }
 
+    /// Every status change is one `send_modify`, so a watcher never sees half of a transition.
     fn set_state(&self, state: SourceState) {
-        self.status.send_modify(|s| {
-            if s.state != state {
-                s.state = state;
-                s.since = unix_ns(SystemTime::now());
-            }
-        });
+        self.status.send_modify(|s| enter(s, state));
     }
 
     fn mark_up(&self, sensors: &[Sensor]) {
@@ -353,11 +352,12 @@ impl<C: BmcClient> Worker<C> {
         } else {
             tracing::info!(%bmc, sensors = sensors.len(), "IPMI source up");
         }
-        self.set_state(SourceState::Up);
         self.status.send_modify(|s| {
+            enter(s, SourceState::Up);
             s.sensors = sensors.len();
             s.discoveries += 1;
             s.last_error = None;
+            s.failed_attempts = 0;
         });
     }
 
@@ -368,11 +368,23 @@ impl<C: BmcClient> Worker<C> {
             tracing::debug!(%bmc, %error, "IPMI source still down");
         } else {
             tracing::warn!(%bmc, %error, "IPMI source down; retrying with backoff");
-            self.status.send_modify(|s| s.outages += 1);
         }
-        self.set_state(SourceState::Down);
-        self.status
-            .send_modify(|s| s.last_error = Some(error.to_string()));
+        self.status.send_modify(|s| {
+            if s.state != SourceState::Down {
+                s.outages += 1;
+            }
+            enter(s, SourceState::Down);
+            s.last_error = Some(error.to_string());
+            s.failed_attempts += 1;
+        });
+    }
+}
+
+/// Moves the status to `state`, stamping `since` when it changes.
+fn enter(status: &mut SourceStatus, state: SourceState) {
+    if status.state != state {
+        status.state = state;
+        status.since = unix_ns(SystemTime::now());
     }
 }
 

@@ -159,6 +159,7 @@ async fn an_outage_marks_the_source_down_and_recovery_rediscovers() {
     assert!(n.bmc.list_calls() >= calls + 3);
     let still = sampler.status();
     assert_eq!((still.state, still.outages), (SourceState::Down, 1));
+    assert!(still.failed_attempts >= 4, "{still:?}");
 
     // A sensor appears while the BMC is down: recovery re-discovers it.
     let extra = n.bmc.add_sensor(
@@ -172,6 +173,7 @@ async fn an_outage_marks_the_source_down_and_recovery_rediscovers() {
     n.bmc.set_down(false);
     let up = wait_for(&mut status, |s| s.state == SourceState::Up).await;
     assert_eq!((up.discoveries, up.sensors, up.last_error), (2, 5, None));
+    assert_eq!(up.failed_attempts, 0);
     let mut sample = rx.recv().await.unwrap();
     while sample.readings.len() < 5 {
         sample = rx.recv().await.unwrap();
