@@ -223,7 +223,9 @@ impl fmt::Display for NamePart {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     /// A name that line protocol requires is empty.
-    #[error("{part} is empty in a point of measurement {measurement:?}; line protocol needs a non-empty name")]
+    #[error(
+        "{part} is empty in a point of measurement {measurement:?}; line protocol needs a non-empty name"
+    )]
     EmptyName {
         /// The point's measurement.
         measurement: String,
@@ -231,13 +233,17 @@ pub enum EncodeError {
         part: NamePart,
     },
     /// The measurement starts with `#`, which readers take for a comment line.
-    #[error("measurement {measurement:?} starts with '#', which line protocol reads as a comment; use a name starting with another character")]
+    #[error(
+        "measurement {measurement:?} starts with '#', which line protocol reads as a comment; use a name starting with another character"
+    )]
     CommentMeasurement {
         /// The point's measurement.
         measurement: String,
     },
     /// A name contains `\n` or `\r`, which line protocol cannot carry.
-    #[error("{part} {value:?} in measurement {measurement:?} contains a line break, which line protocol cannot carry")]
+    #[error(
+        "{part} {value:?} in measurement {measurement:?} contains a line break, which line protocol cannot carry"
+    )]
     LineBreak {
         /// The point's measurement.
         measurement: String,
@@ -247,7 +253,9 @@ pub enum EncodeError {
         value: String,
     },
     /// [`Dialect::V1`]: a name ends with a backslash, which InfluxDB 1.x cannot parse.
-    #[error("{part} {value:?} in measurement {measurement:?} ends with a backslash, which InfluxDB 1.x cannot parse")]
+    #[error(
+        "{part} {value:?} in measurement {measurement:?} ends with a backslash, which InfluxDB 1.x cannot parse"
+    )]
     TrailingBackslash {
         /// The point's measurement.
         measurement: String,
@@ -257,7 +265,9 @@ pub enum EncodeError {
         value: String,
     },
     /// No field is left to write (none given, or all skipped).
-    #[error("point of measurement {measurement:?} has no field line protocol can carry (skipped: {skipped}); a line needs at least one field")]
+    #[error(
+        "point of measurement {measurement:?} has no field line protocol can carry (skipped: {skipped}); a line needs at least one field"
+    )]
     NoFields {
         /// The point's measurement.
         measurement: String,

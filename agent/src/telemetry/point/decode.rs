@@ -74,7 +74,9 @@ impl Reader<'_> {
         } else if raw == "true" || raw == "false" {
             Ok(FieldValue::Bool(raw == "true"))
         } else {
-            raw.parse().map(FieldValue::Float).map_err(|e| e.to_string())
+            raw.parse()
+                .map(FieldValue::Float)
+                .map_err(|e| e.to_string())
         };
         parsed.map_err(|e| format!("bad value {raw:?}: {e}"))
     }
@@ -103,11 +105,17 @@ pub(crate) fn decode_line(line: &str) -> Result<Point, String> {
         match r.chars.next() {
             Some(',') => continue,
             Some(' ') => break,
-            other => return Err(format!("expected ',' or ' ' after a field, found {other:?}")),
+            other => {
+                return Err(format!(
+                    "expected ',' or ' ' after a field, found {other:?}"
+                ));
+            }
         }
     }
     let ts: String = r.chars.collect();
-    let timestamp_ns = ts.parse().map_err(|e| format!("bad timestamp {ts:?}: {e}"))?;
+    let timestamp_ns = ts
+        .parse()
+        .map_err(|e| format!("bad timestamp {ts:?}: {e}"))?;
     Ok(Point {
         measurement,
         tags,

@@ -35,14 +35,15 @@ fn names_escape_their_special_characters() {
         .tag("k ey", "v=a,l ue")
         .field("f,=k", 1.0);
     let (line, _) = encode(&p, Dialect::V2).unwrap();
-    assert_eq!(line, "my\\ meas\\,x=y,k\\ ey=v\\=a\\,l\\ ue f\\,\\=k=1.0 -5\n");
+    assert_eq!(
+        line,
+        "my\\ meas\\,x=y,k\\ ey=v\\=a\\,l\\ ue f\\,\\=k=1.0 -5\n"
+    );
 }
 
 #[test]
 fn backslashes_are_doubled_only_where_they_would_read_as_escapes() {
-    let p = Point::new("m", 1)
-        .tag("t", "a\\b\\,c\\")
-        .field("f", 1_i64);
+    let p = Point::new("m", 1).tag("t", "a\\b\\,c\\").field("f", 1_i64);
     let (line, _) = encode(&p, Dialect::V2).unwrap();
     assert_eq!(line, "m,t=a\\b\\\\\\,c\\\\ f=1i 1\n");
     // InfluxDB 1.x cannot parse a name ending with a backslash.
@@ -228,7 +229,12 @@ fn dialect() -> impl Strategy<Value = Dialect> {
 fn must_reject(p: &Point, dialect: Dialect) -> bool {
     let mut names: Vec<&str> = vec![&p.measurement];
     names.extend(p.tags.keys().map(String::as_str));
-    names.extend(p.tags.values().filter(|v| !v.is_empty()).map(String::as_str));
+    names.extend(
+        p.tags
+            .values()
+            .filter(|v| !v.is_empty())
+            .map(String::as_str),
+    );
     names.extend(p.fields.keys().map(String::as_str));
     let bad_name = names.iter().any(|n| {
         n.is_empty()
