@@ -273,3 +273,9 @@ async fn a_full_spool_drops_the_oldest_points_counts_them_and_delivers_the_rest(
     assert_eq!(series.len(), 1);
     assert_eq!(series[0].samples, want);
 }
+
+#[test]
+#[should_panic(expected = "run deploy/test.sh")]
+fn a_missing_server_binary_fails_the_test_with_what_to_do() {
+    common::binary("wattsweep-no-such-server-binary");
+}
