@@ -1,0 +1,8 @@
+//! Wire protocol tests: pinned bytes, round trips, robustness and compatibility.
+
+mod compat;
+mod errors;
+mod fixtures;
+mod roundtrip;
+mod snapshots;
+mod strategies;
