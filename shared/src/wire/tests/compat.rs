@@ -243,6 +243,11 @@ fn every_kind_ignores_fields_it_does_not_know() {
     accepts_extra_fields(fixtures::cancel_request());
     accepts_extra_fields(fixtures::report_request());
     accepts_extra_fields(fixtures::nodes_request());
+    accepts_extra_fields(fixtures::submit_reply());
+    accepts_extra_fields(fixtures::status_reply());
+    accepts_extra_fields(fixtures::cancel_reply());
+    accepts_extra_fields(fixtures::report_reply());
+    accepts_extra_fields(fixtures::nodes_reply());
 }
 
 /// A reply shape a newer coordinator may send.

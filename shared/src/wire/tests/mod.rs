@@ -3,6 +3,7 @@
 mod compat;
 mod errors;
 mod fixtures;
+mod helpers;
 mod roundtrip;
 mod snapshots;
 mod strategies;
