@@ -179,10 +179,7 @@ pub(crate) fn drafts<'c>(
                     .unwrap_or(0);
                 let cap = max_neighbours.map_or(cap, |m| m.min(cap));
                 for protagonist in protagonists {
-                    let pname = match protagonist {
-                        ProfileRef::Name(n) => n.clone(),
-                        ProfileRef::Id(i) => i.to_string(),
-                    };
+                    let pname = protagonist.to_string();
                     for n in 0..=cap {
                         let fits_somewhere = n == 0
                             || fleet.tables.iter().any(|t| {

@@ -7,16 +7,16 @@
 //!   `neighbours = W` loads that one with the sweep's workload and every other with `W` (role
 //!   `Neighbour`). Every loaded compute instance gets `concurrency` workload instances
 //!   (time-slicing inside the MIG device), as that many assignments with the same indices.
-//! - Neighbour sweeps place the protagonist alone, then pin it where it landed (`@start`) and add
-//!   `n` neighbours of the neighbour profile, so the protagonist stays on the same slices while its
-//!   neighbourhood fills up. The protagonist's compute instance runs the sweep's workload, every
+//! - Neighbour sweeps place the protagonist alone, then add neighbours of the neighbour profile one
+//!   at a time, every instance already placed kept where it is, so the protagonist stays on the
+//!   same slices and each step differs from the previous one by exactly one neighbour. The protagonist's compute instance runs the sweep's workload, every
 //!   neighbour's compute instances the neighbour workload.
 //!
 //! With `mix`, the sweep's workloads are dealt round-robin over the workload instances of the
 //! protagonist/fill roles in assignment order (instance `i` runs workload `i mod n`).
 
 use crate::campaign::{Fill, NeighbourProfile};
-use crate::mig::{GiProfile, GiTerm, LayoutSpec, PlacedLayout, ProfileRef, ProfileTable, place};
+use crate::mig::{GiTerm, LayoutSpec, PlacedLayout, ProfileRef, ProfileTable, place};
 use crate::model::{InstanceRole, MigAssignment, Sharing};
 
 /// A MIG layout sweep point on `table`.
@@ -85,7 +85,8 @@ pub(crate) fn neighbours_sharing(
 }
 
 /// The placed layout of a protagonist and `neighbours` neighbours, with the protagonist's index in
-/// it.
+/// it: the protagonist placed alone, then one neighbour at a time added with every instance already
+/// there kept in place ([`PlacedLayout::with_instance`]).
 pub(crate) fn neighbours_layout(
     table: &ProfileTable,
     protagonist: &ProfileRef,
@@ -93,65 +94,41 @@ pub(crate) fn neighbours_layout(
     neighbour_profile: &NeighbourProfile,
 ) -> Result<(PlacedLayout, usize), String> {
     let alone_spec = LayoutSpec {
-        terms: vec![term(protagonist.clone(), 1, None)],
+        terms: vec![GiTerm::new(protagonist.clone(), 1)],
     };
-    let alone = place(table, &alone_spec).map_err(|e| format!("protagonist alone: {e}"))?;
-    let Some(p) = alone.instances.first() else {
+    let mut layout = place(table, &alone_spec).map_err(|e| format!("protagonist alone: {e}"))?;
+    let Some(p) = layout.instances.first() else {
         return Err("protagonist alone: the placed layout is empty".to_owned());
     };
-    if neighbours == 0 {
-        return Ok((alone, 0));
-    }
     let (start, profile_id) = (p.start, p.profile_id);
-    let neighbour = match neighbour_profile {
-        NeighbourProfile::Profile(r) => r.clone(),
-        NeighbourProfile::Smallest => match smallest(table) {
-            Some(g) => ProfileRef::Id(g.id),
-            None => {
-                return Err(format!(
-                    "the profile table of `{}` has no GPU-instance profile without media \
-                     extensions to use as the smallest neighbour",
-                    table.model
-                ));
-            }
-        },
-    };
-    let count = u8::try_from(neighbours)
-        .map_err(|_| format!("{neighbours} neighbours is more than a GPU can hold"))?;
-    let spec = LayoutSpec {
-        terms: vec![
-            term(protagonist.clone(), 1, Some(start)),
-            term(neighbour, count, None),
-        ],
-    };
-    let layout = place(table, &spec).map_err(|e| e.to_string())?;
+    if neighbours > 0 {
+        let neighbour = match neighbour_profile {
+            NeighbourProfile::Profile(r) => r.clone(),
+            NeighbourProfile::Smallest => match table.smallest() {
+                Some(g) => ProfileRef::Id(g.id),
+                None => {
+                    return Err(format!(
+                        "the profile table of `{}` has no GPU-instance profile without media \
+                         extensions to use as the smallest neighbour",
+                        table.model
+                    ));
+                }
+            },
+        };
+        for n in 1..=neighbours {
+            layout = layout
+                .with_instance(table, &neighbour)
+                .map_err(|e| format!("adding neighbour {n}: {e}"))?;
+        }
+    }
     let at = layout
         .instances
         .iter()
         .position(|g| g.start == start && g.profile_id == profile_id)
         .ok_or_else(|| {
-            format!("the protagonist pinned at slot {start} is missing from the placed layout")
+            format!("the protagonist placed at slot {start} is missing from the placed layout")
         })?;
     Ok((layout, at))
-}
-
-/// The smallest GPU-instance profile without media extensions: fewest compute slices, then fewest
-/// placement slots, then least memory, then lowest id.
-pub(crate) fn smallest(table: &ProfileTable) -> Option<&GiProfile> {
-    table
-        .gpu_instance_profiles
-        .iter()
-        .filter(|p| !p.media_extensions)
-        .min_by_key(|p| (p.compute_slices, p.placement_size, p.memory_mib, p.id))
-}
-
-fn term(profile: ProfileRef, count: u8, start: Option<u8>) -> GiTerm {
-    GiTerm {
-        profile,
-        count,
-        start,
-        compute: None,
-    }
 }
 
 fn assignment(gi: usize, ci: usize, workload: String, role: InstanceRole) -> MigAssignment {

@@ -41,10 +41,10 @@
 //! with the sweep's workload and every other compute instance with `W` (role `neighbour`). Each
 //! loaded compute instance gets `concurrency` assignments (time-slicing inside the MIG device).
 //!
-//! MIG neighbour series: for each protagonist profile, the protagonist is placed alone, then pinned
-//! where it landed while 1, 2, … neighbours of the neighbour profile (`smallest`: the table's
-//! smallest profile without media extensions) are added, until no profile table of the sweep's
-//! targets can place one more, or `max_neighbours`. A target whose table holds fewer neighbours gets
+//! MIG neighbour series: for each protagonist profile, the protagonist is placed alone, then
+//! neighbours of the neighbour profile (`smallest`: [`crate::mig::ProfileTable::smallest`]) are added
+//! one at a time, every instance already placed kept where it is, until no profile table of the
+//! sweep's targets can place one more, or `max_neighbours`. A target whose table holds fewer neighbours gets
 //! the longer configurations listed as skipped with the placement error.
 //!
 //! Usage grids: one configuration per level vector over the target's GPUs (node scope: all matching

@@ -6,15 +6,17 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use super::*;
-use crate::campaign::{Design, Sweep, Targets};
+use crate::campaign::{Sweep, Targets};
 use crate::model::{
     GpuInventory, GpuRef, NodeInventory, Runtime, Scope, Sharing, Timing, WorkloadSpec,
 };
 
+#[path = "tests_grid.rs"]
+mod grid;
 #[path = "tests_mig.rs"]
 mod mig;
 #[path = "tests_prop.rs"]
-mod prop;
+mod props;
 
 pub(super) fn workload(name: &str) -> WorkloadSpec {
     WorkloadSpec {
@@ -253,84 +255,6 @@ fn any_scope_runs_once_on_the_first_sorted_model() {
     assert!(p.skipped.is_empty());
 }
 
-fn grid(levels: &[u32], design: Design) -> Sweep {
-    let mut s = sweep(
-        "passthrough",
-        SweepKind::UsageGrid {
-            levels: levels.to_vec(),
-            design,
-        },
-    );
-    s.scope = Scope::Node;
-    s
-}
-
-#[test]
-fn full_usage_grid_over_each_nodes_gpus() {
-    let c = campaign(vec![grid(&[0, 100], Design::Full)]);
-    let fleet = [
-        node("two", &[("h100-80gb", 2)]),
-        node("one", &[("h100-80gb", 1)]),
-    ];
-    let p = run(&c, &fleet);
-    assert_eq!(
-        names(&p),
-        [
-            "passthrough/burn/0 @ one/gpu0",
-            "passthrough/burn/100 @ one/gpu0",
-            "passthrough/burn/0-0 @ two/gpu0,1",
-            "passthrough/burn/0-100 @ two/gpu0,1",
-            "passthrough/burn/100-0 @ two/gpu0,1",
-            "passthrough/burn/100-100 @ two/gpu0,1",
-        ]
-    );
-    assert_eq!(
-        p.tasks[4].configuration.sharing,
-        Sharing::UsageGrid {
-            levels: vec![100, 0]
-        }
-    );
-}
-
-#[test]
-fn fractional_usage_grid_is_the_covering_array() {
-    let c = campaign(vec![grid(&[0, 50, 100], Design::Fractional)]);
-    let p = run(&c, &[node("n", &[("h100-80gb", 8)])]);
-    assert_eq!(p.tasks.len(), design::fractional(8, 3).len());
-    let full = run(
-        &campaign(vec![grid(&[0, 50, 100], Design::Full)]),
-        &[node("n", &[("h100-80gb", 8)])],
-    );
-    assert_eq!(full.tasks.len(), 6561);
-    // Every GPU pair sees every level pair.
-    for i in 0..8 {
-        for j in i + 1..8 {
-            for a in [0, 50, 100] {
-                for b in [0, 50, 100] {
-                    assert!(p.tasks.iter().any(|t| matches!(&t.configuration.sharing,
-                        Sharing::UsageGrid { levels } if levels[i] == a && levels[j] == b)));
-                }
-            }
-        }
-    }
-}
-
-#[test]
-fn usage_grid_with_gpu_scope_is_one_level_per_configuration() {
-    let mut s = grid(&[0, 100], Design::Full);
-    s.scope = Scope::Gpu;
-    let p = run(&campaign(vec![s]), &[node("n", &[("h100-80gb", 2)])]);
-    assert_eq!(
-        names(&p),
-        [
-            "passthrough/burn/0 @ n/gpu0",
-            "passthrough/burn/0 @ n/gpu1",
-            "passthrough/burn/100 @ n/gpu0",
-            "passthrough/burn/100 @ n/gpu1"
-        ]
-    );
-}
-
 #[test]
 fn globs_match_node_ids_and_gpu_names_case_insensitively() {
     let mut c = campaign(vec![sweep("ts", ts(&[1]))]);
@@ -382,7 +306,7 @@ fn unknown_gpu_models_are_planned_by_nvml_name() {
 fn plan_does_not_depend_on_fleet_order() {
     let c = campaign(vec![
         sweep("ts", ts(&[1, 2])),
-        grid(&[0, 100], Design::Full),
+        grid::grid(&[0, 100], crate::campaign::Design::Full),
     ]);
     let mut fleet = vec![
         node("c", &[("h100-80gb", 2)]),
@@ -445,36 +369,6 @@ fn refuses_duplicates_and_unknown_workloads() {
         PlanError::DuplicateGpu {
             node: "n".to_owned(),
             index: 0
-        }
-    );
-}
-
-#[test]
-fn refuses_oversized_plans() {
-    let levels: Vec<u32> = (0..10).map(|l| l * 10).collect();
-    let c = campaign(vec![grid(&levels, Design::Full)]);
-    let err = plan(&c, Uuid::nil(), &[node("n", &[("h100-80gb", 8)])]).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            PlanError::DesignTooLarge {
-                gpus: 8,
-                levels: 10,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert!(err.to_string().contains("fractional"), "{err}");
-
-    let mut c = campaign(vec![grid(&[0, 50, 100], Design::Full)]);
-    c.repetitions = 2000;
-    let err = plan(&c, Uuid::nil(), &[node("n", &[("h100-80gb", 8)])]).unwrap_err();
-    assert_eq!(
-        err,
-        PlanError::TooManyTasks {
-            tasks: 6561 * 2000,
-            limit: MAX_TASKS
         }
     );
 }
