@@ -10,7 +10,7 @@
 use super::PlanError;
 use super::Skip;
 use super::configs::{Draft, Point, SweepFleet};
-use super::fleet::{Fleet, MigSupport};
+use super::fleet::{Fleet, FleetGpu, MigSupport};
 use super::mig_sharing::{layout_sharing, neighbours_sharing};
 use crate::campaign::{Campaign, Sweep, SweepKind};
 use crate::model::{Configuration, Scope, Sharing, Target, WorkloadSpec};
@@ -245,126 +245,120 @@ impl<'f, 'a> Resolver<'f, 'a> {
         eligible: &Eligible,
         drafts: Vec<Draft<'_>>,
     ) -> Result<Vec<Entry>, PlanError> {
-        let base = self.base(eligible.scope);
-        let fleet = self.fleet;
         let mut out = Vec::with_capacity(drafts.len());
         for draft in drafts {
-            let specs = workload_specs(campaign, sweep, &draft.workloads)?;
-            // Per profile table: the variant placed on it, or why it does not place.
-            let mut placed: Vec<Option<Result<u32, String>>> = vec![None; fleet.tables.len()];
-            let mut fixed: Option<u32> = None;
-            let mut rows = Vec::new();
-            let mut on_table = |r: &mut Self, table: Option<usize>| -> Result<u32, String> {
-                if let Point::Fixed(s) = &draft.point {
-                    return Ok(
-                        *fixed.get_or_insert_with(|| r.variant(sweep, &draft, s.clone(), &specs))
-                    );
-                }
-                let Some(t) = table else {
-                    return Err("no MIG profile table".to_owned());
-                };
-                placed[t]
-                    .get_or_insert_with(|| {
-                        mig_sharing(&fleet.tables[t], &draft)
-                            .map(|s| r.variant(sweep, &draft, s, &specs))
-                    })
-                    .clone()
+            let mut d = Resolving {
+                sweep,
+                specs: workload_specs(campaign, sweep, &draft.workloads)?,
+                draft: &draft,
+                fixed: None,
+                placed: vec![None; self.fleet.tables.len()],
             };
-            let table_of = |m: MigSupport| match m {
-                MigSupport::Table(t) => Some(t),
-                _ => None,
+            let rows = match eligible.scope {
+                Scope::Gpu => self.gpu_rows(&mut d, &eligible.members),
+                Scope::Node => self.node_rows(&mut d, &eligible.members),
+                Scope::Any => self.any_rows(&mut d, &eligible.members),
             };
-            match eligible.scope {
-                Scope::Gpu => {
-                    if draft.gpus.is_some_and(|k| k != 1) {
-                        out.push(Entry {
-                            name: draft.name,
-                            rows,
-                        });
-                        continue;
-                    }
-                    for &g in &eligible.members {
-                        match on_table(self, table_of(fleet.gpus[g].mig)) {
-                            Ok(v) => rows.push((idx(base + g), v)),
-                            Err(reason) => self.skip(sweep, Some(&draft.name), base + g, reason),
-                        }
-                    }
-                }
-                Scope::Node => {
-                    for &n in &eligible.members {
-                        let node = &fleet.nodes[n];
-                        if draft.gpus.is_some_and(|k| k != node.count) {
-                            continue;
-                        }
-                        let gpus = &fleet.gpus[node.first..node.first + node.count];
-                        let mut chosen: Result<Option<u32>, String> = Ok(None);
-                        for g in gpus {
-                            let v = match on_table(self, table_of(g.mig)) {
-                                Ok(v) => v,
-                                Err(reason) => {
-                                    chosen = Err(format!("GPU {}: {reason}", g.gref.index));
-                                    break;
-                                }
-                            };
-                            match chosen {
-                                Ok(None) => chosen = Ok(Some(v)),
-                                Ok(Some(first)) if first != v => {
-                                    let a = &self.variants[first as usize].configuration.sharing;
-                                    let b = &self.variants[v as usize].configuration.sharing;
-                                    if a != b {
-                                        chosen = Err(format!(
-                                            "the layout places differently on GPU {} than on GPU {} \
-                                             (their profile tables differ)",
-                                            g.gref.index, gpus[0].gref.index
-                                        ));
-                                        break;
-                                    }
-                                }
-                                _ => {}
-                            }
-                        }
-                        match chosen {
-                            Ok(Some(v)) => rows.push((idx(base + n), v)),
-                            Ok(None) => {}
-                            Err(reason) => self.skip(sweep, Some(&draft.name), base + n, reason),
-                        }
-                    }
-                }
-                Scope::Any => {
-                    if draft.gpus.is_some_and(|k| k != 1) {
-                        out.push(Entry {
-                            name: draft.name,
-                            rows,
-                        });
-                        continue;
-                    }
-                    let mut reasons = Vec::new();
-                    for &m in &eligible.members {
-                        let g = &fleet.gpus[self.model_gpu(m)];
-                        let result = match g.mig_refusal().filter(|_| draft.point.is_mig()) {
-                            Some(reason) => Err(reason),
-                            None => on_table(self, table_of(g.mig)),
-                        };
-                        match result {
-                            Ok(v) => {
-                                rows.push((idx(base + m), v));
-                                reasons.clear();
-                                break;
-                            }
-                            Err(reason) => reasons.push((m, reason)),
-                        }
-                    }
-                    for (m, reason) in reasons {
-                        self.skip(sweep, Some(&draft.name), base + m, reason);
-                    }
-                }
-            }
             out.push(Entry {
                 name: draft.name,
                 rows,
             });
         }
         Ok(out)
+    }
+
+    /// Gpu scope: every eligible GPU whose table takes the draft.
+    fn gpu_rows(&mut self, d: &mut Resolving<'_, '_>, members: &[usize]) -> Vec<(u32, u32)> {
+        let base = self.base(Scope::Gpu);
+        let mut rows = Vec::new();
+        if d.draft.gpus.is_some_and(|k| k != 1) {
+            return rows;
+        }
+        for &g in members {
+            match d.on(self, self.fleet.gpus[g].mig) {
+                Ok(v) => rows.push((idx(base + g), v)),
+                Err(reason) => self.skip(d.sweep, Some(&d.draft.name), base + g, reason),
+            }
+        }
+        rows
+    }
+
+    /// Node scope: every eligible node of the draft's size whose GPUs all take the draft, the same
+    /// way.
+    fn node_rows(&mut self, d: &mut Resolving<'_, '_>, members: &[usize]) -> Vec<(u32, u32)> {
+        let base = self.base(Scope::Node);
+        let fleet = self.fleet;
+        let mut rows = Vec::new();
+        for &n in members {
+            let node = &fleet.nodes[n];
+            if d.draft.gpus.is_some_and(|k| k != node.count) {
+                continue;
+            }
+            let gpus = &fleet.gpus[node.first..node.first + node.count];
+            match self.node_variant(d, gpus) {
+                Ok(v) => rows.push((idx(base + n), v)),
+                Err(reason) => self.skip(d.sweep, Some(&d.draft.name), base + n, reason),
+            }
+        }
+        rows
+    }
+
+    /// The variant every GPU of a node takes, or why they cannot run the draft together.
+    fn node_variant(
+        &mut self,
+        d: &mut Resolving<'_, '_>,
+        gpus: &[FleetGpu<'_>],
+    ) -> Result<u32, String> {
+        let mut chosen: Option<(u32, u32)> = None; // (variant, GPU index)
+        for g in gpus {
+            let v = d
+                .on(self, g.mig)
+                .map_err(|reason| format!("GPU {}: {reason}", g.gref.index))?;
+            match chosen {
+                None => chosen = Some((v, g.gref.index)),
+                Some((first, at)) if first != v => {
+                    let a = &self.variants[first as usize].configuration.sharing;
+                    let b = &self.variants[v as usize].configuration.sharing;
+                    if a != b {
+                        return Err(format!(
+                            "the layout places differently on GPU {} than on GPU {at} (their \
+                             profile tables differ)",
+                            g.gref.index
+                        ));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        chosen
+            .map(|(v, _)| v)
+            .ok_or_else(|| "the node has no matching GPU".to_owned())
+    }
+
+    /// Any scope: the first model, in sorted order, that takes the draft; every model skipped when
+    /// none does.
+    fn any_rows(&mut self, d: &mut Resolving<'_, '_>, members: &[usize]) -> Vec<(u32, u32)> {
+        let base = self.base(Scope::Any);
+        let fleet = self.fleet;
+        if d.draft.gpus.is_some_and(|k| k != 1) {
+            return Vec::new();
+        }
+        let mut reasons = Vec::new();
+        for &m in members {
+            let g = &fleet.gpus[self.model_gpu(m)];
+            let result = match g.mig_refusal().filter(|_| d.draft.point.is_mig()) {
+                Some(reason) => Err(reason),
+                None => d.on(self, g.mig),
+            };
+            match result {
+                Ok(v) => return vec![(idx(base + m), v)],
+                Err(reason) => reasons.push((m, reason)),
+            }
+        }
+        for (m, reason) in reasons {
+            self.skip(d.sweep, Some(&d.draft.name), base + m, reason);
+        }
+        Vec::new()
     }
 
     fn variant(
@@ -385,6 +379,39 @@ impl<'f, 'a> Resolver<'f, 'a> {
             workloads: specs.to_vec(),
         });
         idx(self.variants.len() - 1)
+    }
+}
+
+/// One draft being resolved: its variant, or its variant per profile table, made on first use.
+struct Resolving<'d, 'c> {
+    sweep: &'d Sweep,
+    draft: &'d Draft<'c>,
+    specs: Vec<WorkloadSpec>,
+    /// The variant of a draft that does not depend on the GPU.
+    fixed: Option<u32>,
+    /// Per profile table: the variant placed on it, or why the draft does not place there.
+    placed: Vec<Option<Result<u32, String>>>,
+}
+
+impl Resolving<'_, '_> {
+    /// The variant for a GPU with `mig` support (placing the layout once per table).
+    fn on(&mut self, r: &mut Resolver<'_, '_>, mig: MigSupport) -> Result<u32, String> {
+        if let Point::Fixed(s) = &self.draft.point {
+            let (sweep, draft, specs) = (self.sweep, self.draft, &self.specs);
+            return Ok(*self
+                .fixed
+                .get_or_insert_with(|| r.variant(sweep, draft, s.clone(), specs)));
+        }
+        let MigSupport::Table(t) = mig else {
+            return Err("no MIG profile table".to_owned());
+        };
+        let (sweep, draft, specs) = (self.sweep, self.draft, &self.specs);
+        let fleet = r.fleet;
+        self.placed[t]
+            .get_or_insert_with(|| {
+                mig_sharing(&fleet.tables[t], draft).map(|s| r.variant(sweep, draft, s, specs))
+            })
+            .clone()
     }
 }
 

@@ -15,6 +15,8 @@ use crate::model::{
 mod grid;
 #[path = "tests_mig.rs"]
 mod mig;
+#[path = "tests_mig_scope.rs"]
+mod mig_scope;
 #[path = "tests_prop.rs"]
 mod props;
 

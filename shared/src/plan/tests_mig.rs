@@ -5,7 +5,7 @@ use crate::campaign::{Fill, LayoutEntry, NeighbourProfile};
 use crate::mig::{ProfileRef, builtin_table, parse_layout};
 use crate::model::{InstanceRole, MigAssignment};
 
-fn layouts(texts: &[&str], fill: Fill, concurrency: &[u32]) -> SweepKind {
+pub(super) fn layouts(texts: &[&str], fill: Fill, concurrency: &[u32]) -> SweepKind {
     SweepKind::MigLayouts {
         layouts: texts
             .iter()
@@ -31,7 +31,7 @@ fn neighbours(protagonists: &[&str], profile: NeighbourProfile, max: Option<u32>
     }
 }
 
-fn assignments(t: &TaskSpec) -> Vec<(u32, u32, &str, InstanceRole)> {
+pub(super) fn assignments(t: &TaskSpec) -> Vec<(u32, u32, &str, InstanceRole)> {
     let Sharing::Mig { assignments, .. } = &t.configuration.sharing else {
         panic!("not MIG: {:?}", t.configuration.sharing)
     };
@@ -48,7 +48,7 @@ fn assignments(t: &TaskSpec) -> Vec<(u32, u32, &str, InstanceRole)> {
         .collect()
 }
 
-fn starts(t: &TaskSpec) -> Vec<(String, u8)> {
+pub(super) fn starts(t: &TaskSpec) -> Vec<(String, u8)> {
     let Sharing::Mig { layout, .. } = &t.configuration.sharing else {
         panic!()
     };
@@ -405,57 +405,5 @@ fn named_neighbour_profile() {
             ("2g.20gb".to_owned(), 2),
             ("2g.20gb".to_owned(), 4)
         ]
-    );
-}
-
-#[test]
-fn any_scope_takes_the_first_model_the_layout_places_on() {
-    let mut s = sweep(
-        "mig",
-        layouts(&["3g x2", "7g.80gb", "3g x3"], Fill::All, &[]),
-    );
-    s.scope = Scope::Any;
-    let fleet = [
-        node("b", &[("h100-80gb", 1)]),
-        node("a", &[("a100-40gb", 1)]),
-    ];
-    let p = run(&campaign(vec![s]), &fleet);
-    assert_eq!(
-        names(&p),
-        [
-            "mig/burn/3gx2 @ any/a100-40gb",
-            "mig/burn/7g.80gb @ any/h100-80gb"
-        ]
-    );
-    assert_eq!(
-        starts(&p.tasks[0]),
-        [("3g.20gb".to_owned(), 0), ("3g.20gb".to_owned(), 4)]
-    );
-    let skipped: Vec<String> = p.skipped.iter().map(|s| s.target.to_string()).collect();
-    assert_eq!(skipped, ["any/a100-40gb", "any/h100-80gb"]);
-    assert!(
-        p.skipped
-            .iter()
-            .all(|s| s.configuration.as_deref() == Some("mig/burn/3gx3"))
-    );
-}
-
-#[test]
-fn node_scope_places_on_every_gpu() {
-    let mut s = sweep("mig", layouts(&["3g.40gb x2"], Fill::All, &[]));
-    s.scope = Scope::Node;
-    let mut broken = node("broken", &[("h100-80gb", 2)]);
-    broken.gpus[1].mig_capable = false;
-    let p = run(
-        &campaign(vec![s]),
-        &[node("ok", &[("h100-80gb", 2)]), broken],
-    );
-    assert_eq!(names(&p), ["mig/burn/3g.40gbx2 @ ok/gpu0,1"]);
-    assert_eq!(p.skipped.len(), 1);
-    assert_eq!(p.skipped[0].target.to_string(), "broken/gpu0,1");
-    assert!(
-        p.skipped[0].reason.contains("GPU 1"),
-        "{}",
-        p.skipped[0].reason
     );
 }
