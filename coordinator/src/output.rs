@@ -19,7 +19,7 @@ pub enum Format {
 /// A table with wattsweep's look, headed by `header`.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
+    t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(header.iter().copied());
     t

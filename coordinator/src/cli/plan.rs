@@ -60,11 +60,8 @@ pub fn run(args: &PlanArgs, format: Format, out: &mut dyn Write) -> Result<Outco
 /// Read a campaign file and every catalog file it (or the command line) names, and parse them.
 pub fn load_campaign(file: &Path, extra_catalogs: &[PathBuf]) -> Result<Campaign, CliError> {
     let source = read_source(file)?;
-    let base = file.parent().unwrap_or(Path::new("."));
-    let mut dirs: Vec<PathBuf> = campaign::catalog_dirs(&source)?
-        .into_iter()
-        .map(|d| base.join(d))
-        .collect();
+    // Resolved against the campaign file's folder by the parser.
+    let mut dirs = campaign::catalog_dirs(&source)?;
     dirs.extend(extra_catalogs.iter().cloned());
     let mut catalog = Vec::new();
     for dir in &dirs {
@@ -218,7 +215,8 @@ fn print_table(
     )?;
     writeln!(out, "{tab}")?;
     for s in &planned.skipped {
-        writeln!(out, "skipped: {s}")?;
+        let what = s.configuration.as_deref().unwrap_or(&s.sweep);
+        writeln!(out, "skipped: {what} on {}: {}", s.target, s.reason)?;
     }
     let summary = PlanSummary::of(planned);
     writeln!(
