@@ -14,6 +14,8 @@ fn main() -> ExitCode {
     init_tracing();
     match cli::run(cli) {
         Ok(outcome) => outcome.exit_code(),
+        // A reader that stops early (`wattsweep plan … | head`) is not an error of ours.
+        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             err.exit_code()

@@ -40,6 +40,11 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// Whether the output pipe was closed by its reader.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     /// Exit code: 2 for usage or input errors, 1 for a failure of what was asked.
     pub fn exit_code(&self) -> ExitCode {
         match self {

@@ -214,9 +214,13 @@ fn print_table(
         fleet.len()
     )?;
     writeln!(out, "{tab}")?;
-    for s in &planned.skipped {
-        let what = s.configuration.as_deref().unwrap_or(&s.sweep);
-        writeln!(out, "skipped: {what} on {}: {}", s.target, s.reason)?;
+    for (what, reason, targets) in grouped_skips(planned) {
+        writeln!(
+            out,
+            "skipped: {what} on {} target(s) ({}): {reason}",
+            targets.len(),
+            targets.join(" ")
+        )?;
     }
     let summary = PlanSummary::of(planned);
     writeln!(
@@ -228,6 +232,22 @@ fn print_table(
         human_duration(summary.longest_queue_s)
     )?;
     Ok(())
+}
+
+/// Skips grouped by (configuration or sweep, reason), each with the targets it applies to, in plan order.
+fn grouped_skips(planned: &Plan) -> Vec<(&str, &str, Vec<String>)> {
+    let mut groups: Vec<(&str, &str, Vec<String>)> = Vec::new();
+    for s in &planned.skipped {
+        let what = s.configuration.as_deref().unwrap_or(&s.sweep);
+        match groups
+            .iter_mut()
+            .find(|(w, r, _)| *w == what && *r == s.reason)
+        {
+            Some((_, _, targets)) => targets.push(s.target.to_string()),
+            None => groups.push((what, &s.reason, vec![s.target.to_string()])),
+        }
+    }
+    groups
 }
 
 fn human_duration(s: u64) -> String {
