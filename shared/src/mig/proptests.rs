@@ -1,0 +1,1 @@
+//! Property tests across parser, solver and enumeration.
