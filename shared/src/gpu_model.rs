@@ -93,19 +93,40 @@ mod tests {
 
     #[test]
     fn recognises_real_names() {
-        assert_eq!(from_nvml("NVIDIA H100 80GB HBM3", 81_559).map(|m| m.id), Some("h100-80gb"));
-        assert_eq!(from_nvml("NVIDIA H100 PCIe", 81_559).map(|m| m.id), Some("h100-80gb"));
-        assert_eq!(from_nvml("NVIDIA H100 NVL", 95_830).map(|m| m.id), Some("h100-94gb"));
-        assert_eq!(from_nvml("NVIDIA A100-PCIE-40GB", 40_960).map(|m| m.id), Some("a100-40gb"));
-        assert_eq!(from_nvml("NVIDIA A100-SXM4-80GB", 81_920).map(|m| m.id), Some("a100-80gb"));
-        assert_eq!(from_nvml("NVIDIA H200", 143_771).map(|m| m.id), Some("h200-141gb"));
+        assert_eq!(
+            from_nvml("NVIDIA H100 80GB HBM3", 81_559).map(|m| m.id),
+            Some("h100-80gb")
+        );
+        assert_eq!(
+            from_nvml("NVIDIA H100 PCIe", 81_559).map(|m| m.id),
+            Some("h100-80gb")
+        );
+        assert_eq!(
+            from_nvml("NVIDIA H100 NVL", 95_830).map(|m| m.id),
+            Some("h100-94gb")
+        );
+        assert_eq!(
+            from_nvml("NVIDIA A100-PCIE-40GB", 40_960).map(|m| m.id),
+            Some("a100-40gb")
+        );
+        assert_eq!(
+            from_nvml("NVIDIA A100-SXM4-80GB", 81_920).map(|m| m.id),
+            Some("a100-80gb")
+        );
+        assert_eq!(
+            from_nvml("NVIDIA H200", 143_771).map(|m| m.id),
+            Some("h200-141gb")
+        );
         assert_eq!(from_nvml("NVIDIA GeForce RTX 4090", 24_564), None);
     }
 
     #[test]
     fn every_model_recognises_its_own_name() {
         for m in MODELS {
-            assert_eq!(from_nvml(m.nvml_name, m.memory_mib).map(|x| x.id), Some(m.id));
+            assert_eq!(
+                from_nvml(m.nvml_name, m.memory_mib).map(|x| x.id),
+                Some(m.id)
+            );
         }
     }
 }

@@ -11,6 +11,11 @@
 //!   `1g.10gb x 7`, `1g.10gbx7` and `19x7` all mean seven `1g.10gb`.
 //! * `xN` and `@START` may come in either order, each at most once; a `( … )` compute split comes
 //!   last. Counts are 1..=255, starts and slice counts 0..=255 / 1..=255.
+//! * `@START` pins the first instance of the term; with `xN` the further instances take the next
+//!   allowed free starts above it (`1g.10gb x3@2` is slots 2, 3 and 4). Inside a split, `@START`
+//!   is the first compute slice within the GPU instance, with the same rule for `xM`.
+//! * Every term's instances get the same compute split: `3g.40gb x2(1c x3)` is six compute
+//!   instances.
 //!
 //! Errors carry the 1-based column (in characters) and say what was expected there.
 

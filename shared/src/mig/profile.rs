@@ -102,7 +102,8 @@ impl ProfileTable {
     /// * [`ProfileRef::Name`]: the driver name, case-insensitive, with an optional `MIG ` prefix
     ///   (`3g.40gb`, `MIG 1g.10gb+me`); or the slice shorthand `Ng` (the profile without media
     ///   extensions that has `N` compute slices and the least memory, so `1g` is `1g.10gb`, not
-    ///   `1g.20gb`) and `Ng+me` (the media-extension profile with `N` compute slices).
+    ///   `1g.20gb`) and `Ng+me` (the media-extension profile with `N` compute slices); a name of
+    ///   digits only is read as an id.
     ///
     /// Anything else is [`PlacementError::UnknownProfile`], listing the names this model knows.
     pub fn find(&self, profile: &ProfileRef) -> Result<&GiProfile, PlacementError> {
@@ -151,6 +152,10 @@ impl ProfileTable {
             .find(|p| p.name.eq_ignore_ascii_case(bare))
         {
             return Some(exact);
+        }
+        if let Ok(id) = bare.parse::<u32>() {
+            // A name of digits only (e.g. a TOML string `"9"`) means the profile id.
+            return self.profile_by_id(id);
         }
         let (slices, media) = parse_shorthand(bare)?;
         self.gpu_instance_profiles
@@ -230,6 +235,7 @@ mod tests {
         assert_eq!(name(&t, ProfileRef::Name("1g".into())), "1g.10gb");
         assert_eq!(name(&t, ProfileRef::Name("1g+me".into())), "1g.10gb+me");
         assert_eq!(name(&t, ProfileRef::Name("7g".into())), "7g.80gb");
+        assert_eq!(name(&t, ProfileRef::Name(" 14 ".into())), "2g.20gb");
     }
 
     #[test]

@@ -93,6 +93,18 @@ impl PlacedLayout {
         }
     }
 
+    /// This layout with one more GPU instance of `profile` (whole-GI compute instance), every
+    /// existing instance kept where it is: the step of a "neighbours added one by one" sweep.
+    pub fn with_instance(
+        &self,
+        table: &ProfileTable,
+        profile: &ProfileRef,
+    ) -> Result<PlacedLayout, PlacementError> {
+        let mut spec = self.to_spec();
+        spec.terms.push(GiTerm::new(profile.clone(), 1));
+        place(table, &spec)
+    }
+
     /// Compute slices used by all GPU instances.
     pub fn compute_slices(&self) -> u32 {
         self.instances

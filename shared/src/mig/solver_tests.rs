@@ -383,3 +383,33 @@ fn display_round_trips_through_parse_and_place() {
         assert_eq!(again, first, "{layout}");
     }
 }
+
+#[test]
+fn neighbours_are_added_around_a_fixed_protagonist() {
+    let t = h100();
+    let smallest = ProfileRef::Id(t.smallest().expect("smallest").id);
+    let mut layout = placed("3g.40gb@4");
+    let mut steps = vec![layout.to_string()];
+    while let Ok(next) = layout.with_instance(&t, &smallest) {
+        layout = next;
+        steps.push(layout.to_string());
+    }
+    assert_eq!(
+        steps,
+        [
+            "3g.40gb@4",
+            "1g.10gb@0 + 3g.40gb@4",
+            "1g.10gb@0 + 1g.10gb@1 + 3g.40gb@4",
+            "1g.10gb@0 + 1g.10gb@1 + 1g.10gb@2 + 3g.40gb@4",
+            "1g.10gb@0 + 1g.10gb@1 + 1g.10gb@2 + 1g.10gb@3 + 3g.40gb@4",
+        ]
+    );
+    // Slots 0-3 and 4-7 are full and 4 + 3 compute slices are used.
+    assert_eq!(
+        layout.with_instance(&t, &smallest),
+        Err(PlacementError::ComputeSlicesExceeded {
+            requested: 8,
+            available: 7
+        })
+    );
+}

@@ -13,6 +13,6 @@ mod workload;
 
 pub use inventory::{GpuInventory, IpmiStatus, NodeInventory};
 pub use sharing::{InstanceRole, MigAssignment, Runtime, Scope, Sharing, SharingKind};
-pub use task::{Configuration, GpuRef, TaskSpec, Target};
+pub use task::{Configuration, GpuRef, Target, TaskSpec};
 pub use timing::Timing;
 pub use workload::{MetricSpec, ReadySpec, SimProfile, WorkloadSpec};
