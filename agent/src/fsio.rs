@@ -4,6 +4,10 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Makes temporary names unique between threads of one process.
+static NEXT_TMP: AtomicU64 = AtomicU64::new(0);
 
 /// Write `bytes` to `path` atomically: write a temporary file in the same directory, flush it to
 /// disk, rename it over `path`, then flush the directory entry (best effort).
@@ -19,7 +23,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         )
     })?;
     let mut tmp_name = name.to_os_string();
-    tmp_name.push(format!(".tmp.{}", std::process::id()));
+    let n = NEXT_TMP.fetch_add(1, Ordering::Relaxed);
+    tmp_name.push(format!(".tmp.{}.{n}", std::process::id()));
     let tmp = dir.join(tmp_name);
     let result = (|| {
         let mut file = File::create(&tmp)?;

@@ -317,3 +317,36 @@ fn state_file_round_trip_across_a_restart() {
         "{err}"
     );
 }
+
+#[test]
+fn concurrent_changes_on_several_gpus_keep_the_state_file_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.json");
+    let gpus = SimulatedGpus::new(
+        SimConfig::new("node-a", "a100-40gb", 4).with_state_file(&path),
+        Arc::new(ManualClock::default()),
+    )
+    .unwrap();
+    std::thread::scope(|s| {
+        for g in 0..4u32 {
+            let gpus = &gpus;
+            s.spawn(move || {
+                for start in 0..7u8 {
+                    let gi = gpus.create_gpu_instance(g, 19, start).unwrap();
+                    gpus.create_compute_instance(g, gi, 0, 0).unwrap();
+                }
+            });
+        }
+    });
+    let saved = read_state_file(&path).unwrap().unwrap();
+    for g in &saved.gpus {
+        assert_eq!(g.instances.len(), 7, "GPU {}", g.index);
+        assert!(g.instances.iter().all(|gi| gi.compute_instances.len() == 1));
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "sim.json")
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}

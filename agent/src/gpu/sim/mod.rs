@@ -10,8 +10,10 @@
 
 mod backend;
 pub mod clock;
+mod config;
 mod device;
 pub mod dynamics;
+mod error;
 pub mod mig;
 pub mod params;
 pub mod physics;
@@ -19,11 +21,12 @@ pub mod platform;
 pub mod state;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use clock::{Clock, ManualClock, RealClock};
+pub use config::{DEFAULT_SAMPLE_BUFFER_LEN, DEFAULT_SAMPLE_PERIOD_US, SimConfig};
 pub use device::{CLIENT_MEMORY_MIB, Device, THROTTLE_GPU_IDLE, THROTTLE_SW_POWER_CAP};
+pub use error::SimError;
 pub use params::{SIM_PARAMS, SimModel, SimModelParams, sim_model};
 pub use platform::{PlatformReading, PlatformWiring};
 pub use state::{SimGpuState, SimStateFile, read_state_file};
@@ -34,116 +37,6 @@ use self::device::SimGpu;
 use self::dynamics::{Dynamics, Response};
 use self::state::{STATE_VERSION, write_state_file};
 use super::GpuError;
-
-/// Default period of the power sample buffer, µs (20 ms, as the driver's).
-pub const DEFAULT_SAMPLE_PERIOD_US: u64 = 20_000;
-/// Default number of samples the buffer keeps (10 s at 20 ms).
-pub const DEFAULT_SAMPLE_BUFFER_LEN: usize = 500;
-
-/// What to simulate.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SimConfig {
-    /// Node id: simulated UUIDs derive from it and the GPU index.
-    pub node_id: String,
-    /// Model id of each GPU, in index order.
-    pub models: Vec<String>,
-    /// State file (MIG instances, MIG mode, power limits, energy counter) kept across restarts.
-    pub state_file: Option<PathBuf>,
-    /// Power sample period, µs.
-    pub sample_period_us: u64,
-    /// Power samples kept.
-    pub sample_buffer_len: usize,
-    /// Platform sensors; its inlet temperature is also the GPUs' ambient.
-    pub wiring: PlatformWiring,
-}
-
-impl SimConfig {
-    /// `count` GPUs of `model` on node `node_id`, no state file, default sampling and wiring.
-    pub fn new(node_id: impl Into<String>, model: &str, count: u32) -> Self {
-        Self {
-            node_id: node_id.into(),
-            models: (0..count).map(|_| model.to_string()).collect(),
-            state_file: None,
-            sample_period_us: DEFAULT_SAMPLE_PERIOD_US,
-            sample_buffer_len: DEFAULT_SAMPLE_BUFFER_LEN,
-            wiring: PlatformWiring::default(),
-        }
-    }
-
-    /// The same with a state file.
-    pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.state_file = Some(path.into());
-        self
-    }
-}
-
-/// Errors of the simulation's own (non-trait) operations.
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    /// The model id is not one wattsweep can simulate.
-    #[error("cannot simulate GPU model `{model}`: known models are {known}")]
-    UnknownModel {
-        /// The model asked for.
-        model: String,
-        /// Known model ids.
-        known: String,
-    },
-    /// No built-in MIG profile table for the model.
-    #[error("GPU model `{model}` has no built-in MIG profile table to simulate")]
-    NoProfileTable {
-        /// The model.
-        model: String,
-    },
-    /// A workload intensity outside 0–1.
-    #[error("load intensity {value} is outside 0..=1")]
-    InvalidIntensity {
-        /// The intensity given.
-        value: f64,
-    },
-    /// A power limit outside what the model accepts.
-    #[error("GPU {gpu}: power limit {watts} W is outside the allowed {min} W..={max} W")]
-    InvalidPowerLimit {
-        /// GPU index.
-        gpu: u32,
-        /// Limit asked for.
-        watts: f64,
-        /// Lowest allowed.
-        min: f64,
-        /// Highest allowed (TDP).
-        max: f64,
-    },
-    /// No such MIG device.
-    #[error("GPU {gpu}: no MIG device with GPU instance {gi_id} and compute instance {ci_id}")]
-    NoSuchDevice {
-        /// GPU index.
-        gpu: u32,
-        /// GPU-instance id.
-        gi_id: u32,
-        /// Compute-instance id.
-        ci_id: u32,
-    },
-    /// A whole-GPU load while MIG is enabled, or a MIG-device load while it is disabled.
-    #[error("GPU {gpu}: {reason}")]
-    WrongMode {
-        /// GPU index.
-        gpu: u32,
-        /// What does not fit the mode.
-        reason: String,
-    },
-    /// The state file describes other GPUs than the configuration.
-    #[error(
-        "simulated GPU state {path} does not match the configuration: {reason}; remove it or fix the configuration"
-    )]
-    StateMismatch {
-        /// The state file.
-        path: String,
-        /// What differs.
-        reason: String,
-    },
-    /// A GPU backend error (including state file I/O).
-    #[error(transparent)]
-    Gpu(#[from] GpuError),
-}
 
 /// Ground truth of one simulated GPU, for checking analyses.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,6 +60,8 @@ pub struct SimulatedGpus {
     config: SimConfig,
     clock: Arc<dyn Clock>,
     gpus: Mutex<Vec<SimGpu>>,
+    /// Serialises state-file writes so that a newer snapshot is never overwritten by an older one.
+    persist_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for SimulatedGpus {
@@ -229,6 +124,7 @@ impl SimulatedGpus {
             config,
             clock,
             gpus: Mutex::new(gpus),
+            persist_lock: Mutex::new(()),
         };
         if saved.is_none() {
             sim.persist()?;
@@ -415,6 +311,10 @@ impl SimulatedGpus {
         let Some(path) = &self.config.state_file else {
             return Ok(());
         };
+        let _writing = self
+            .persist_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let (gpus, now) = self.lock_now();
         let state = SimStateFile {
             version: STATE_VERSION,
