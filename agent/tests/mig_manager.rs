@@ -142,13 +142,14 @@ fn mig_disabled_is_a_clear_deterministic_refusal() {
     );
 }
 
-/// A backend that fails on purpose: the n-th create (1-based), every destroy, or lies once in
-/// `mig_instances`.
+/// A backend that fails on purpose: the n-th create (1-based), every destroy, lies once in
+/// `mig_instances`, or reports no MIG profile table.
 struct Faulty<'a> {
     inner: &'a SimulatedGpus,
     fail_create: Option<usize>,
     fail_destroy: bool,
     hide_on_list: Option<usize>,
+    hide_table: bool,
     creates: AtomicUsize,
     lists: AtomicUsize,
 }
@@ -160,6 +161,7 @@ impl<'a> Faulty<'a> {
             fail_create: None,
             fail_destroy: false,
             hide_on_list: None,
+            hide_table: false,
             creates: AtomicUsize::new(0),
             lists: AtomicUsize::new(0),
         }
@@ -186,7 +188,13 @@ impl GpuBackend for Faulty<'_> {
         self.inner.driver_info()
     }
     fn inventory(&self) -> Result<Vec<GpuInventory>, GpuError> {
-        self.inner.inventory()
+        let mut inv = self.inner.inventory()?;
+        if self.hide_table {
+            for g in &mut inv {
+                g.profile_table = None;
+            }
+        }
+        Ok(inv)
     }
     fn power_samples(&self, gpu: u32, since_us: u64) -> Result<Vec<PowerSample>, GpuError> {
         self.inner.power_samples(gpu, since_us)
@@ -267,19 +275,45 @@ fn a_creation_failing_halfway_restores_the_baseline_with_the_drivers_reason() {
 }
 
 #[test]
-fn a_layout_the_driver_refuses_is_rolled_back() {
-    // Hand-made, unchecked: the second instance overlaps the first; the GPU refuses it.
+fn an_invalid_layout_is_refused_before_anything_is_touched() {
+    // Hand-made, unchecked: the second instance overlaps the first.
     let mut l = layout("3g.40gb x2");
     l.instances[1].start = 2;
     let gpus = sim(1);
+    let faulty = Faulty::new(&gpus);
     let dir = tempfile::tempdir().unwrap();
-    let mgr = MigManager::new(&gpus, MigConfig::new(dir.path()));
+    let mgr = MigManager::new(&faulty, MigConfig::new(dir.path()));
+    let err = mgr.apply(0, &l).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, MigError::InvalidLayout { gpu: 0, .. }),
+        "{text}"
+    );
+    assert!(text.contains("cannot start at slot 2"), "{text}");
+    assert_eq!(faulty.creates.load(Ordering::SeqCst), 0);
+    assert!(!journal_path(dir.path(), 0).exists());
+}
+
+#[test]
+fn a_layout_the_driver_refuses_is_rolled_back_with_the_drivers_reason() {
+    // A backend without a profile table in its inventory: only the driver decides.
+    let mut l = layout("3g.40gb x2");
+    l.instances[1].start = 2;
+    let gpus = sim(1);
+    let backend = Faulty {
+        hide_table: true,
+        ..Faulty::new(&gpus)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mgr = MigManager::new(&backend, MigConfig::new(dir.path()));
     let err = mgr.apply(0, &l).unwrap_err().to_string();
     assert!(
         err.contains("create GPU instance 9@2") && err.contains("allowed start"),
         "{err}"
     );
+    assert_eq!(backend.creates.load(Ordering::SeqCst), 2);
     assert!(state(&gpus, 0).instances.is_empty());
+    assert!(!journal_path(dir.path(), 0).exists());
 }
 
 #[test]

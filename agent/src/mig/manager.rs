@@ -10,6 +10,7 @@ use wattsweep_shared::model::GpuInventory;
 
 use super::journal::{self, JOURNAL_VERSION, Journal, journal_path};
 use super::plan::{CiKey, GiKey, MigState, Step, plan};
+use super::validate;
 use super::{AppliedLayout, MigConfig, MigDevice, MigError, RecoveryReport, RestoreReport};
 use crate::gpu::{ExistingGpuInstance, GpuBackend, GpuError};
 
@@ -68,6 +69,13 @@ impl<'a> MigManager<'a> {
         let wanted = MigState::from_layout(layout);
         check_baseline(gpu, &baseline, &wanted)?;
         let target = baseline.union(&wanted);
+        if let Some(table) = &inventory.profile_table {
+            validate::check_state(table, &target).map_err(|reason| MigError::InvalidLayout {
+                gpu,
+                layout: layout.to_string(),
+                reason,
+            })?;
+        }
         let steps = plan(&baseline, &target);
         if !baseline.instances.is_empty() {
             tracing::warn!(gpu, baseline = %baseline, "MIG instances existed before; they are kept");
@@ -77,7 +85,7 @@ impl<'a> MigManager<'a> {
             &Journal {
                 version: JOURNAL_VERSION,
                 gpu,
-                gpu_uuid: inventory.uuid,
+                gpu_uuid: inventory.uuid.clone(),
                 baseline,
                 target: target.clone(),
                 layout: layout.to_string(),

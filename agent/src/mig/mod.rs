@@ -7,11 +7,12 @@
 //! [`MigManager::restore`] destroys everything not in the baseline (compute instances first) and
 //! clears the journal; [`MigManager::recover`] does that at start-up for every journal a crashed run
 //! left behind. MIG mode is never changed and GPUs are never reset. What to do is decided by the
-//! pure [`plan`] function; this module only executes it.
+//! pure [`plan()`] function; this module only executes it.
 
 mod journal;
 mod manager;
 pub mod plan;
+mod validate;
 
 use std::path::PathBuf;
 
@@ -155,6 +156,17 @@ pub enum MigError {
         gpu: u32,
         /// The journal file.
         journal: String,
+    },
+    /// The layout (with the instances that exist) cannot exist on this GPU: the MIG engine's reason.
+    /// Nothing was touched.
+    #[error("GPU {gpu}: MIG layout {layout} is not valid on this GPU: {reason}")]
+    InvalidLayout {
+        /// GPU index.
+        gpu: u32,
+        /// The layout.
+        layout: String,
+        /// The engine's reason.
+        reason: String,
     },
     /// The layout collides with instances that existed before wattsweep touched the GPU.
     #[error(
