@@ -255,6 +255,11 @@ fn power_cap_holds_the_target_and_lowers_clocks() {
     assert_eq!(s.sm_clock_mhz, Some(half));
     let f = gpus.throughput_fraction(0, None, "burn").unwrap().unwrap();
     assert!((f - 0.5).abs() < 1e-12);
+    let truth = gpus.truth(0).unwrap();
+    assert_eq!(truth.uncapped_target_w, m.gpu.tdp_w);
+    assert_eq!(truth.target_w, 385.0);
+    assert_eq!(truth.load, 1.0);
+    assert_eq!(truth.model, m);
     assert_eq!(gpus.inventory().unwrap()[0].power_limit_w, 385.0);
     let err = gpus.set_power_limit(0, 900.0).unwrap_err().to_string();
     assert!(err.contains("900") && err.contains("700"), "{err}");
