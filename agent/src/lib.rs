@@ -4,4 +4,5 @@
 pub mod fsio;
 pub mod gpu;
 pub mod mig;
+pub mod runtime;
 pub mod telemetry;
