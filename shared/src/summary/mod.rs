@@ -32,6 +32,8 @@ mod signal;
 mod window;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
