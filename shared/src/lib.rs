@@ -12,4 +12,5 @@ pub mod mig;
 pub mod model;
 pub mod plan;
 pub mod subjects;
+pub mod summary;
 pub mod wire;
