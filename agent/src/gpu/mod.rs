@@ -5,6 +5,8 @@
 //! follow the same profile tables and placement rules as the MIG engine, and are always marked
 //! `simulated` in the inventory — never a hidden fallback.
 
+pub mod nvml;
+
 use wattsweep_shared::model::GpuInventory;
 
 /// Which implementation a backend is.

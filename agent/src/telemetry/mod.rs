@@ -1,4 +1,6 @@
 //! Telemetry: samplers that read the node (NVML, IPMI, CPU) and sinks that store what they read.
 
+pub mod cpu;
 pub mod ipmi;
+pub mod sampler;
 pub mod sink;

@@ -1,0 +1,1 @@
+//! Host and per-workload CPU use (placeholder).
