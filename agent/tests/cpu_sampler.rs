@@ -72,8 +72,7 @@ fn a_busy_child_uses_cpu_and_an_idle_one_does_not() {
         "{host:?}"
     );
     assert!(host.ctxt_per_s > 0.0);
-    let (_, busy_reading) = &second.workloads[0];
-    let (counters, rates) = busy_reading.as_ref().unwrap();
+    let (counters, rates) = second.workloads[0].reading.as_ref().unwrap();
     assert!(counters.processes >= 1);
     assert!(rates.unwrap().cpu_pct > 0.0);
     // The sleeping child blocked at least once (voluntary switch) and then stayed asleep.
@@ -87,7 +86,7 @@ fn a_gone_workload_is_reported_not_fatal() {
     child.wait().unwrap();
     let mut s = CpuSampler::new();
     let sample = s.sample(&[WorkloadTarget::ProcessTree(pid)]).unwrap();
-    let err = sample.workloads[0].1.as_ref().unwrap_err();
+    let err = sample.workloads[0].reading.as_ref().unwrap_err();
     assert!(err.contains(&pid.to_string()), "{err}");
 }
 

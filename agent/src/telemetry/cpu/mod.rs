@@ -106,16 +106,23 @@ pub fn workload_rates(
     })
 }
 
+/// One workload in a [`CpuSample`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadSample {
+    /// The workload.
+    pub target: WorkloadTarget,
+    /// Its cumulative counters and its rates since the previous reading of it (`None` on the
+    /// first), or why it could not be read.
+    pub reading: Result<(WorkloadCounters, Option<WorkloadCpu>), String>,
+}
+
 /// One reading of the CPU sampler.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuSample {
     /// Host rates since the previous reading (`None` on the first).
     pub host: Option<HostCpu>,
-    /// Per target: cumulative counters and rates since the previous reading of that target.
-    pub workloads: Vec<(
-        WorkloadTarget,
-        Result<(WorkloadCounters, Option<WorkloadCpu>), String>,
-    )>,
+    /// One entry per target, in the order given.
+    pub workloads: Vec<WorkloadSample>,
 }
 
 /// Reads `/proc` (and cgroup directories) and turns counters into rates.
@@ -294,7 +301,10 @@ impl CpuSampler {
                 }
                 Err(e) => Err(e.to_string()),
             };
-            workloads.push((target.clone(), reading));
+            workloads.push(WorkloadSample {
+                target: target.clone(),
+                reading,
+            });
         }
         self.prev_workloads.retain(|t, _| targets.contains(t));
         Ok(CpuSample { host, workloads })
