@@ -248,7 +248,16 @@ impl Sampler {
             .map_err(|_| SamplerError::Stopped)
     }
 
-    /// Drain the buffer a last time, read the energy counters, and wait for the thread to end.
+    /// Ask the thread to drain the buffer a last time, read the energy counters and end, without
+    /// waiting: the consumer keeps receiving until the record channel disconnects, then calls
+    /// [`Sampler::stop`] (which then returns at once). Use this when the consumer is the thread that
+    /// would otherwise wait, so a full channel cannot block the final records.
+    pub fn request_stop(&self) {
+        let _ = self.ctl.send(Control::Stop);
+    }
+
+    /// Drain the buffer a last time, read the energy counters, and wait for the thread to end (the
+    /// record receiver must be read or dropped meanwhile if the channel may be full).
     pub fn stop(mut self) -> Result<(), SamplerError> {
         self.shutdown()
     }
