@@ -15,6 +15,7 @@ use serde_json::json;
 use super::sample::{describe, sampler_config, summary_text};
 use super::{BenchArgs, CliError, backend, positive_seconds, sampled_gpus};
 use crate::gpu::GpuBackend;
+use crate::gpu::nvml::NvmlBackend;
 use crate::telemetry::sampler::{PowerSource, Record, SummaryBuilder, spawn};
 
 /// CPU seconds (user + system) this process has used.
@@ -36,6 +37,26 @@ pub(super) fn status_kib(text: &str, key: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Time each NVML call on one GPU and print a line per call.
+fn print_call_costs(reps: u32, gpu: u32) -> Result<(), CliError> {
+    let nvml = NvmlBackend::new()?;
+    println!("NVML call costs on GPU {gpu}, {reps} calls each (CPU of the calling thread, wall):");
+    for c in nvml.call_costs(gpu, reps)? {
+        println!(
+            "  {:<55} {:>8.1} µs CPU {:>8.1} µs wall{}",
+            c.call,
+            c.cpu_us,
+            c.wall_us,
+            if c.errors > 0 {
+                format!(" ({} errors)", c.errors)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
 #[derive(Default)]
 struct Counts {
     buffer: u64,
@@ -48,6 +69,9 @@ struct Counts {
 pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
     let duration = positive_seconds("--seconds", args.seconds)?;
     let cpu_at_launch = cpu_seconds()?;
+    if let Some(reps) = args.calls {
+        print_call_costs(reps, args.sampling.gpus.first().copied().unwrap_or(0))?;
+    }
     let gpus: Arc<dyn GpuBackend> = Arc::from(backend(&args.backend)?);
     let inv = gpus.inventory()?;
     let present: Vec<u32> = inv.iter().map(|g| g.index).collect();

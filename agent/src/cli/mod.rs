@@ -103,6 +103,10 @@ pub struct SamplingArgs {
     /// Ignore the driver's buffer and read instant power every --power-ms (for comparisons).
     #[arg(long, env = "WATTSWEEP_INSTANT_ONLY")]
     pub instant_only: bool,
+    /// Do not read instant power at each drain when the driver's buffer works (the buffer alone
+    /// gives the power series; the instant read is a cross-check).
+    #[arg(long, env = "WATTSWEEP_NO_INSTANT")]
+    pub no_instant: bool,
     /// GPU index to sample (repeatable; default: every GPU).
     #[arg(
         long = "gpu",
@@ -145,6 +149,9 @@ pub struct BenchArgs {
     /// Print the result as one JSON object instead of text.
     #[arg(long, env = "WATTSWEEP_BENCH_JSON")]
     pub json: bool,
+    /// Also time each NVML call the sampler uses, REPS times each, before the run (real GPUs only).
+    #[arg(long, value_name = "REPS", env = "WATTSWEEP_BENCH_CALLS")]
+    pub calls: Option<u32>,
     /// Sampling.
     #[command(flatten)]
     pub sampling: SamplingArgs,

@@ -25,7 +25,7 @@ pub(super) fn sampler_config(args: &SamplingArgs, gpus: Vec<u32>) -> SamplerConf
         power_ms: args.power_ms,
         drain_ms: args.drain_ms,
         status_ms: args.status_ms,
-        instant_with_buffer: true,
+        instant_with_buffer: !args.no_instant,
         instant_only: args.instant_only,
         ..SamplerConfig::default()
     }
@@ -41,9 +41,15 @@ pub(super) fn describe(cfg: &SamplerConfig) -> String {
     } else {
         format!(
             "the driver's power sample buffer (NVML_TOTAL_POWER_SAMPLES, driver timestamps, its own \
-             resolution: ~20 ms on H100) drained every {} ms, plus one instant power read \
-             (NVML_FI_DEV_POWER_INSTANT) per drain; if a GPU has no buffer, instant power every {} ms",
-            cfg.drain_ms, cfg.power_ms
+             resolution: ~20 ms on H100) drained every {} ms{}; if a GPU has no buffer, instant \
+             power every {} ms",
+            cfg.drain_ms,
+            if cfg.instant_with_buffer {
+                ", plus one instant power read (NVML_FI_DEV_POWER_INSTANT) per drain"
+            } else {
+                ""
+            },
+            cfg.power_ms
         )
     };
     let status = if cfg.status_ms == 0 {

@@ -86,6 +86,7 @@ fn gpu_selection_is_checked_against_the_node() {
         status_ms: 100,
         drain_ms: 100,
         instant_only: false,
+        no_instant: false,
         gpus: vec![],
     };
     assert_eq!(sampled_gpus(&a, &[0, 1]).unwrap(), vec![0, 1]);

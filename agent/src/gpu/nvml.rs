@@ -11,6 +11,7 @@
 //! counter (`nvmlDeviceGetTotalEnergyConsumption`).
 
 mod ffi;
+mod probe;
 mod table;
 
 use nvml_wrapper::enum_wrappers::device::{Clock, ComputeMode, Sampling, TemperatureSensor};
@@ -22,6 +23,7 @@ use nvml_wrapper::{Device, Nvml};
 use wattsweep_shared::gpu_model;
 use wattsweep_shared::model::GpuInventory;
 
+pub use probe::CallCost;
 pub use table::{DriverGiProfile, placed_layout, profile_table};
 
 use super::{

@@ -111,58 +111,94 @@ fn handle(dev: &Device<'_>) -> nvmlDevice_t {
     unsafe { dev.handle() }
 }
 
-/// GPU-instance profile info for profile *index* `index` (`NVML_GPU_INSTANCE_PROFILE_*`): v3 struct,
-/// then v2 if the driver does not know v3, then the unversioned v1 call (no name) on old drivers.
+/// `nvmlDeviceGetGpuInstanceProfileInfoV` with the v2 struct.
+fn gi_profile_info_v2(
+    sym: GiInfoV,
+    dh: nvmlDevice_t,
+    index: u32,
+) -> Result<RawGiProfile, NvmlError> {
+    // SAFETY: the struct is plain old data (integers and a char array): all-zero is valid.
+    let mut v2: nvmlGpuInstanceProfileInfo_v2_t = unsafe { mem::zeroed() };
+    v2.version = struct_version::<nvmlGpuInstanceProfileInfo_v2_t>(2);
+    // SAFETY: `v2` is a live, writable v2 struct with its version word set; the device handle
+    // belongs to the library `sym` comes from.
+    nvml_try(unsafe { sym(dh, index, &mut v2) })?;
+    Ok(RawGiProfile {
+        id: v2.id,
+        name: name_of(&v2.name),
+        slice_count: v2.sliceCount,
+        instance_count: v2.instanceCount,
+        memory_mib: v2.memorySizeMB,
+    })
+}
+
+/// `nvmlDeviceGetGpuInstanceProfileInfoV` with the v3 struct.
+fn gi_profile_info_v3(
+    sym: GiInfoV,
+    dh: nvmlDevice_t,
+    index: u32,
+) -> Result<RawGiProfile, NvmlError> {
+    // SAFETY: plain old data, all-zero is valid.
+    let mut v3: nvmlGpuInstanceProfileInfo_v3_t = unsafe { mem::zeroed() };
+    v3.version = struct_version::<nvmlGpuInstanceProfileInfo_v3_t>(3);
+    let ptr =
+        (&mut v3 as *mut nvmlGpuInstanceProfileInfo_v3_t).cast::<nvmlGpuInstanceProfileInfo_v2_t>();
+    // SAFETY: `ptr` points to a live, writable v3 struct whose `version` word tells the driver its
+    // layout and size (the binding is typed for v2, the C function takes either); the driver
+    // writes at most that many bytes.
+    nvml_try(unsafe { sym(dh, index, ptr) })?;
+    Ok(RawGiProfile {
+        id: v3.id,
+        name: name_of(&v3.name),
+        slice_count: v3.sliceCount,
+        instance_count: v3.instanceCount,
+        memory_mib: v3.memorySizeMB,
+    })
+}
+
+type GiInfoV = unsafe extern "C" fn(
+    nvmlDevice_t,
+    c_uint,
+    *mut nvmlGpuInstanceProfileInfo_v2_t,
+) -> nvml_wrapper_sys::bindings::nvmlReturn_t;
+
+/// GPU-instance profile info for profile *index* `index` (`NVML_GPU_INSTANCE_PROFILE_*`): the v2
+/// struct (what `nvidia-smi` reads; it carries the name), the v3 struct if the driver refuses v2 or
+/// leaves the name empty, then the unversioned v1 call (no name) on old drivers.
 pub fn gi_profile_info(dev: &Device<'_>, index: u32) -> Result<RawGiProfile, NvmlError> {
     let lib = dev.nvml().lib();
     let dh = handle(dev);
     if let Ok(sym) = nvml_sym(lib.nvmlDeviceGetGpuInstanceProfileInfoV.as_ref()) {
-        // SAFETY: the struct is plain old data (integers and a char array): all-zero is valid.
-        let mut v3: nvmlGpuInstanceProfileInfo_v3_t = unsafe { mem::zeroed() };
-        v3.version = struct_version::<nvmlGpuInstanceProfileInfo_v3_t>(3);
-        let ptr = (&mut v3 as *mut nvmlGpuInstanceProfileInfo_v3_t)
-            .cast::<nvmlGpuInstanceProfileInfo_v2_t>();
-        // SAFETY: `ptr` points to a live, writable v3 struct whose `version` word tells the driver
-        // its layout and size; the driver writes at most that many bytes.
-        let code = unsafe { sym(dh, index, ptr) };
-        match nvml_try(code) {
-            Ok(()) => {
-                return Ok(RawGiProfile {
-                    id: v3.id,
-                    name: name_of(&v3.name),
-                    slice_count: v3.sliceCount,
-                    instance_count: v3.instanceCount,
-                    memory_mib: v3.memorySizeMB,
-                });
-            }
-            Err(NvmlError::UnexpectedVariant(ARGUMENT_VERSION_MISMATCH)) => {}
+        let v2 = match gi_profile_info_v2(*sym, dh, index) {
+            Ok(p) if !p.name.is_empty() => return Ok(p),
+            Ok(p) => Some(p),
+            Err(NvmlError::UnexpectedVariant(ARGUMENT_VERSION_MISMATCH)) => None,
             Err(e) => return Err(e),
-        }
-        // SAFETY: plain old data, all-zero is valid.
-        let mut v2: nvmlGpuInstanceProfileInfo_v2_t = unsafe { mem::zeroed() };
-        v2.version = struct_version::<nvmlGpuInstanceProfileInfo_v2_t>(2);
-        // SAFETY: `v2` is a live, writable v2 struct with its version word set.
-        nvml_try(unsafe { sym(dh, index, &mut v2) })?;
-        return Ok(RawGiProfile {
-            id: v2.id,
-            name: name_of(&v2.name),
-            slice_count: v2.sliceCount,
-            instance_count: v2.instanceCount,
-            memory_mib: v2.memorySizeMB,
-        });
+        };
+        return match (gi_profile_info_v3(*sym, dh, index), v2) {
+            (Ok(p), _) if !p.name.is_empty() => Ok(p),
+            (_, Some(p)) | (Ok(p), None) => Ok(with_synthetic_name(p)),
+            (Err(e), None) => Err(e),
+        };
     }
     let sym = nvml_sym(lib.nvmlDeviceGetGpuInstanceProfileInfo.as_ref())?;
     // SAFETY: plain old data, all-zero is valid.
     let mut v1: nvmlGpuInstanceProfileInfo_t = unsafe { mem::zeroed() };
     // SAFETY: `v1` is a live, writable struct of the layout this unversioned call fills.
     nvml_try(unsafe { sym(dh, index, &mut v1) })?;
-    Ok(RawGiProfile {
+    Ok(with_synthetic_name(RawGiProfile {
         id: v1.id,
-        name: format!("{}g.{}gb", v1.sliceCount, v1.memorySizeMB.div_ceil(1024)),
+        name: String::new(),
         slice_count: v1.sliceCount,
         instance_count: v1.instanceCount,
         memory_mib: v1.memorySizeMB,
-    })
+    }))
+}
+
+/// A name in the driver's style (`3g.40gb`) for a profile the driver gave none.
+fn with_synthetic_name(mut p: RawGiProfile) -> RawGiProfile {
+    p.name = format!("{}g.{}gb", p.slice_count, p.memory_mib.div_ceil(1024));
+    p
 }
 
 /// Every placement the driver allows for GPU-instance profile `profile_id`
