@@ -41,6 +41,8 @@ pub(super) fn status_kib(text: &str, key: &str) -> Option<u64> {
 fn print_call_costs(reps: u32, gpu: u32) -> Result<(), CliError> {
     let nvml = NvmlBackend::new()?;
     println!("NVML call costs on GPU {gpu}, {reps} calls each (CPU of the calling thread, wall):");
+    let (depth, span_ms) = nvml.power_buffer_depth(gpu)?;
+    println!("  the driver's power sample buffer holds {depth} samples spanning {span_ms:.0} ms");
     for c in nvml.call_costs(gpu, reps)? {
         println!(
             "  {:<55} {:>8.1} µs CPU {:>8.1} µs wall{}",
@@ -55,6 +57,45 @@ fn print_call_costs(reps: u32, gpu: u32) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// The first field of a `schedstat` file: time spent on a CPU, ns (exact, from the scheduler;
+/// `getrusage` is tick-sampled on many kernels and mis-charges short periodic wake-ups).
+pub(super) fn schedstat_ns(text: &str) -> Option<u64> {
+    text.split_ascii_whitespace().next()?.parse().ok()
+}
+
+/// CPU seconds of each live thread of this process by `tid:name`, from `schedstat`.
+fn thread_cpu() -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in dir.flatten() {
+        let Some(ns) = std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|t| schedstat_ns(&t))
+        else {
+            continue;
+        };
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let tid = task.file_name().to_string_lossy().into_owned();
+        out.insert(format!("{tid}:{}", name.trim()), ns as f64 / 1e9);
+    }
+    out
+}
+
+/// Per-thread CPU used between two [`thread_cpu`] readings, largest first.
+fn thread_cpu_delta(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+) -> Vec<(String, f64)> {
+    let mut v: Vec<(String, f64)> = after
+        .iter()
+        .map(|(k, a)| (k.clone(), a - before.get(k).copied().unwrap_or(0.0)))
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v
 }
 
 #[derive(Default)]
@@ -82,6 +123,13 @@ pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
         println!("bench-sampler: {} s; {what}", args.seconds);
     }
 
+    // What NVML costs with nothing asked of it (the library may run threads of its own).
+    let idle_s = 3.0;
+    let idle0 = cpu_seconds()?;
+    std::thread::sleep(Duration::from_secs_f64(idle_s));
+    let idle_cpu_per_s = (cpu_seconds()? - idle0) / idle_s;
+    let threads_before = thread_cpu();
+
     let cpu0 = cpu_seconds()?;
     let t0 = Instant::now();
     let (sampler, rx) = spawn(gpus, cfg)?;
@@ -89,9 +137,13 @@ pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
     let mut summary = SummaryBuilder::new();
     let deadline = t0 + duration;
     let mut stopping = false;
+    let mut threads_after = BTreeMap::new();
+    let mut run_wall = 0.0;
     loop {
         let wait = deadline.saturating_duration_since(Instant::now());
         if wait.is_zero() && !stopping {
+            threads_after = thread_cpu();
+            run_wall = t0.elapsed().as_secs_f64();
             sampler.request_stop();
             stopping = true;
         }
@@ -132,6 +184,13 @@ pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
     let hwm_kib = status_kib(&status, "VmHWM");
     let rss_kib = status_kib(&status, "VmRSS");
     let cpu_per_s = (cpu1 - cpu0) / wall;
+    let threads = thread_cpu_delta(&threads_before, &threads_after);
+    let exact_cpu: f64 = threads.iter().map(|(_, c)| c).sum();
+    let exact_per_s = if run_wall > 0.0 {
+        exact_cpu / run_wall
+    } else {
+        0.0
+    };
     let summaries = summary.finish();
 
     if args.json {
@@ -154,6 +213,9 @@ pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
             "rss_kib": rss_kib,
             "gpus": per_gpu,
             "sampling": what,
+            "idle_cpu_s_per_s_after_init": idle_cpu_per_s,
+            "exact_cpu_s_per_s": exact_per_s,
+            "threads": threads.iter().map(|(n, c)| json!({"thread": n, "cpu_s": c})).collect::<Vec<_>>(),
         });
         println!("{v}");
         return Ok(());
@@ -178,6 +240,14 @@ pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
         cpu1 - cpu0,
         cpu1 - cpu_at_launch
     );
+    println!(
+        "before sampling, with NVML initialised and idle for {idle_s} s: {idle_cpu_per_s:.6} CPU-s per second"
+    );
+    let per_thread: Vec<String> = threads
+        .iter()
+        .map(|(n, c)| format!("{n} {c:.3} s"))
+        .collect();
+    println!("CPU during the run by thread: {}", per_thread.join(", "));
     let mib = |k: Option<u64>| {
         k.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
             .unwrap_or_else(|| "unknown".into())
@@ -200,6 +270,12 @@ mod tests {
         assert_eq!(status_kib(text, "VmHWM"), Some(8124));
         assert_eq!(status_kib(text, "VmRSS"), Some(7000));
         assert_eq!(status_kib(text, "VmSwap"), None);
+    }
+
+    #[test]
+    fn reads_schedstat() {
+        assert_eq!(schedstat_ns("122894 93168 2\n"), Some(122_894));
+        assert_eq!(schedstat_ns(""), None);
     }
 
     #[test]

@@ -377,23 +377,28 @@ impl GpuBackend for NvmlBackend {
     }
 
     fn power_samples(&self, gpu: u32, since_us: u64) -> Result<Vec<PowerSample>, GpuError> {
+        const CALL: &str = "nvmlDeviceGetSamples(NVML_TOTAL_POWER_SAMPLES)";
         let dev = self.device(gpu)?;
-        match dev.samples(Sampling::Power, since_us) {
-            Ok(samples) => Ok(samples
-                .iter()
-                .filter(|s| s.timestamp > since_us)
-                .map(|s| PowerSample {
-                    timestamp_us: s.timestamp,
-                    watts: sample_value_f64(&s.value) / 1000.0,
-                })
-                .collect()),
-            Err(NvmlError::NotFound) => Ok(Vec::new()),
-            Err(e) => Err(driver(
-                gpu,
-                "nvmlDeviceGetSamples(NVML_TOTAL_POWER_SAMPLES)",
-                e,
-            )),
-        }
+        let raw = match ffi::power_samples(&dev, since_us) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => match dev.samples(Sampling::Power, since_us) {
+                Ok(samples) => samples
+                    .iter()
+                    .map(|s| (s.timestamp, sample_value_f64(&s.value)))
+                    .collect(),
+                Err(NvmlError::NotFound) => Vec::new(),
+                Err(e) => return Err(driver(gpu, CALL, e)),
+            },
+            Err(e) => return Err(driver(gpu, CALL, e)),
+        };
+        Ok(raw
+            .into_iter()
+            .filter(|(t, _)| *t > since_us)
+            .map(|(timestamp_us, mw)| PowerSample {
+                timestamp_us,
+                watts: mw / 1000.0,
+            })
+            .collect())
     }
 
     fn instant_power_w(&self, gpu: u32) -> Result<f64, GpuError> {

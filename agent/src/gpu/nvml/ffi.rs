@@ -104,6 +104,79 @@ fn name_of(raw: &[c_char]) -> String {
         .to_string()
 }
 
+/// `nvmlValueType_t` members, by the names the header gives them.
+mod value_type {
+    use nvml_wrapper_sys::bindings as b;
+    pub const DOUBLE: u32 = b::nvmlValueType_enum_NVML_VALUE_TYPE_DOUBLE;
+    pub const UNSIGNED_LONG: u32 = b::nvmlValueType_enum_NVML_VALUE_TYPE_UNSIGNED_LONG;
+    pub const UNSIGNED_LONG_LONG: u32 = b::nvmlValueType_enum_NVML_VALUE_TYPE_UNSIGNED_LONG_LONG;
+    pub const SIGNED_LONG_LONG: u32 = b::nvmlValueType_enum_NVML_VALUE_TYPE_SIGNED_LONG_LONG;
+    pub const SIGNED_INT: u32 = b::nvmlValueType_enum_NVML_VALUE_TYPE_SIGNED_INT;
+    pub const UNSIGNED_SHORT: u32 = b::nvmlValueType_enum_NVML_VALUE_TYPE_UNSIGNED_SHORT;
+}
+
+/// Room for power samples in one read: the H100's buffer holds ~120 (2.4 s at 20 ms).
+const SAMPLE_CAPACITY: usize = 256;
+
+/// Power samples newer than `since_us` as `(timestamp µs, milliwatts)`, in ONE driver call with a
+/// buffer of [`SAMPLE_CAPACITY`] (the wrapper asks for the count first, doubling the cost: each
+/// call is ~85 µs of CPU on an H100). `Ok(None)` when the buffer was too small: the caller falls
+/// back to the two-call path.
+pub fn power_samples(
+    dev: &Device<'_>,
+    since_us: u64,
+) -> Result<Option<Vec<(u64, f64)>>, NvmlError> {
+    use nvml_wrapper_sys::bindings::{
+        nvmlSample_t, nvmlSamplingType_enum_NVML_TOTAL_POWER_SAMPLES, nvmlValueType_t,
+    };
+    let sym = nvml_sym(dev.nvml().lib().nvmlDeviceGetSamples.as_ref())?;
+    // SAFETY: plain old data (an integer and a union of integers/floats): all-zero is valid.
+    let zero: nvmlSample_t = unsafe { mem::zeroed() };
+    let mut buf = vec![zero; SAMPLE_CAPACITY];
+    let mut count = SAMPLE_CAPACITY as c_uint;
+    let mut val_type: nvmlValueType_t = 0;
+    // SAFETY: `buf` has room for `count` samples and `count` says so; `val_type` is writable; the
+    // driver writes at most `count` samples and updates `count`.
+    let code = unsafe {
+        sym(
+            handle(dev),
+            nvmlSamplingType_enum_NVML_TOTAL_POWER_SAMPLES,
+            since_us,
+            &mut val_type,
+            &mut count,
+            buf.as_mut_ptr(),
+        )
+    };
+    match nvml_try(code) {
+        Ok(()) => {}
+        Err(NvmlError::InsufficientSize(_)) => return Ok(None),
+        Err(NvmlError::NotFound) => return Ok(Some(Vec::new())),
+        Err(e) => return Err(e),
+    }
+    buf.truncate((count as usize).min(SAMPLE_CAPACITY));
+    let out = buf
+        .iter()
+        .map(|s| {
+            let v = &s.sampleValue;
+            // SAFETY: the driver says which member of the union it wrote (`val_type`); each arm
+            // reads only that member, and every member is a plain number.
+            let mw = unsafe {
+                match val_type {
+                    value_type::DOUBLE => v.dVal,
+                    value_type::UNSIGNED_LONG => v.ulVal as f64,
+                    value_type::UNSIGNED_LONG_LONG => v.ullVal as f64,
+                    value_type::SIGNED_LONG_LONG => v.sllVal as f64,
+                    value_type::SIGNED_INT => f64::from(v.siVal),
+                    value_type::UNSIGNED_SHORT => f64::from(v.usVal),
+                    _ => f64::from(v.uiVal),
+                }
+            };
+            (s.timeStamp, mw)
+        })
+        .collect();
+    Ok(Some(out))
+}
+
 /// The raw device handle of a wrapper device.
 fn handle(dev: &Device<'_>) -> nvmlDevice_t {
     // SAFETY: the handle is only passed to functions of the same loaded library, while `dev` (and so

@@ -41,6 +41,17 @@ const PROBES: &[Probe] = &[
     ("nvmlDeviceGetSamples(POWER) count+fetch", |d| {
         d.samples(Sampling::Power, None).is_ok()
     }),
+    ("nvmlDeviceGetSamples(POWER) since 200 ms ago", |d| {
+        let since = crate::telemetry::sampler::unix_ns() / 1000 - 200_000;
+        d.samples(Sampling::Power, since).is_ok()
+    }),
+    (
+        "nvmlDeviceGetSamples(POWER) one call, since 200 ms ago",
+        |d| {
+            let since = crate::telemetry::sampler::unix_ns() / 1000 - 200_000;
+            matches!(super::ffi::power_samples(d, since), Ok(Some(_)))
+        },
+    ),
     ("nvmlDeviceGetFieldValues(POWER_INSTANT)", |d| {
         d.field_values_for(&[FieldId(NVML_FI_DEV_POWER_INSTANT)])
             .is_ok()
@@ -101,6 +112,24 @@ impl NvmlBackend {
             out.push(cost(call, reps, c0, w0, errors));
         }
         Ok(out)
+    }
+}
+
+impl NvmlBackend {
+    /// How much the driver's power sample buffer holds now: (samples, oldest-to-newest span in ms).
+    pub fn power_buffer_depth(&self, gpu: u32) -> Result<(usize, f64), GpuError> {
+        let dev = self.device(gpu)?;
+        let samples = dev
+            .samples(Sampling::Power, None)
+            .map_err(|e| super::driver(gpu, "nvmlDeviceGetSamples(NVML_TOTAL_POWER_SAMPLES)", e))?;
+        let span = match (
+            samples.iter().map(|s| s.timestamp).min(),
+            samples.iter().map(|s| s.timestamp).max(),
+        ) {
+            (Some(a), Some(b)) => (b - a) as f64 / 1000.0,
+            _ => 0.0,
+        };
+        Ok((samples.len(), span))
     }
 }
 
