@@ -40,10 +40,12 @@ pub(super) fn status_kib(text: &str, key: &str) -> Option<u64> {
 /// Time each NVML call on one GPU and print a line per call.
 fn print_call_costs(reps: u32, gpu: u32) -> Result<(), CliError> {
     let nvml = NvmlBackend::new()?;
-    println!("NVML call costs on GPU {gpu}, {reps} calls each (CPU of the calling thread, wall):");
+    println!(
+        "NVML call costs on GPU {gpu}, {reps} calls each, 50 ms apart (CPU of the calling thread, wall):"
+    );
     let (depth, span_ms) = nvml.power_buffer_depth(gpu)?;
     println!("  the driver's power sample buffer holds {depth} samples spanning {span_ms:.0} ms");
-    for c in nvml.call_costs(gpu, reps)? {
+    for c in nvml.call_costs(gpu, reps, Duration::from_millis(50))? {
         println!(
             "  {:<55} {:>8.1} µs CPU {:>8.1} µs wall{}",
             c.call,
@@ -245,9 +247,15 @@ pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
     );
     let per_thread: Vec<String> = threads
         .iter()
-        .map(|(n, c)| format!("{n} {c:.3} s"))
+        .map(|(n, c)| format!("{n} {:.2} ms", c * 1e3))
         .collect();
-    println!("CPU during the run by thread: {}", per_thread.join(", "));
+    println!(
+        "exact CPU from the scheduler (schedstat) over the {run_wall:.1} s before the stop (start \
+         energy read included, final drain and energy read not): {:.2} ms = {exact_per_s:.6} CPU-s \
+         per second; by thread: {}",
+        exact_cpu * 1e3,
+        per_thread.join(", ")
+    );
     let mib = |k: Option<u64>| {
         k.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
             .unwrap_or_else(|| "unknown".into())

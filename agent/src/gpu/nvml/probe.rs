@@ -26,7 +26,15 @@ pub struct CallCost {
     pub errors: u32,
 }
 
+/// CPU time of the calling thread, seconds: exact from `/proc/thread-self/schedstat` where the
+/// kernel has it, else `getrusage(RUSAGE_THREAD)` (tick-sampled on many kernels).
 fn thread_cpu_s() -> f64 {
+    if let Some(ns) = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|t| t.split_ascii_whitespace().next()?.parse::<u64>().ok())
+    {
+        return ns as f64 / 1e9;
+    }
     getrusage(UsageWho::RUSAGE_THREAD)
         .map(|u| {
             let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
@@ -92,8 +100,15 @@ const PROBES: &[Probe] = &[
 ];
 
 impl NvmlBackend {
-    /// Time every call the sampler makes (and a few it avoids), `reps` times each, on GPU `gpu`.
-    pub fn call_costs(&self, gpu: u32, reps: u32) -> Result<Vec<CallCost>, GpuError> {
+    /// Time every call the sampler makes (and a few it avoids), `reps` times each, on GPU `gpu`,
+    /// `spacing` apart: back-to-back calls hit NVML's short-lived caches and look far cheaper than
+    /// calls at the sampler's 100 ms rhythm. Only the calls themselves are timed.
+    pub fn call_costs(
+        &self,
+        gpu: u32,
+        reps: u32,
+        spacing: std::time::Duration,
+    ) -> Result<Vec<CallCost>, GpuError> {
         let reps = reps.max(1);
         let mut out = Vec::with_capacity(PROBES.len() + 1);
         let (c0, w0) = (thread_cpu_s(), Instant::now());
@@ -104,12 +119,20 @@ impl NvmlBackend {
         out.push(cost("nvmlDeviceGetHandleByIndex_v2", reps, c0, w0, errors));
         let dev = self.device(gpu)?;
         for (call, f) in PROBES {
-            let (c0, w0) = (thread_cpu_s(), Instant::now());
-            let mut errors = 0;
+            let (mut cpu, mut wall, mut errors) = (0.0, 0.0, 0);
             for _ in 0..reps {
+                std::thread::sleep(spacing);
+                let (c0, w0) = (thread_cpu_s(), Instant::now());
                 errors += u32::from(!f(&dev));
+                wall += w0.elapsed().as_secs_f64();
+                cpu += thread_cpu_s() - c0;
             }
-            out.push(cost(call, reps, c0, w0, errors));
+            out.push(CallCost {
+                call,
+                cpu_us: cpu / f64::from(reps) * 1e6,
+                wall_us: wall / f64::from(reps) * 1e6,
+                errors,
+            });
         }
         Ok(out)
     }
