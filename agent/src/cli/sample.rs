@@ -25,7 +25,7 @@ pub(super) fn sampler_config(args: &SamplingArgs, gpus: Vec<u32>) -> SamplerConf
         power_ms: args.power_ms,
         drain_ms: args.drain_ms,
         status_ms: args.status_ms,
-        instant_with_buffer: !args.no_instant,
+        instant_with_buffer: args.with_instant,
         instant_only: args.instant_only,
         ..SamplerConfig::default()
     }

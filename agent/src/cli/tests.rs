@@ -32,7 +32,7 @@ fn sample_flags_parse() {
     assert_eq!(a.seconds, 2.5);
     assert_eq!(a.format, SampleFormat::Lp);
     assert_eq!(a.sampling.gpus, vec![1, 0]);
-    assert_eq!((a.sampling.status_ms, a.sampling.drain_ms), (100, 100));
+    assert_eq!((a.sampling.status_ms, a.sampling.drain_ms), (100, 200));
     assert_eq!(a.backend.simulate, None);
 }
 
@@ -86,7 +86,7 @@ fn gpu_selection_is_checked_against_the_node() {
         status_ms: 100,
         drain_ms: 100,
         instant_only: false,
-        no_instant: false,
+        with_instant: false,
         gpus: vec![],
     };
     assert_eq!(sampled_gpus(&a, &[0, 1]).unwrap(), vec![0, 1]);

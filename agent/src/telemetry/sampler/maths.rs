@@ -14,6 +14,27 @@ pub fn fresh_samples(last_seen_us: u64, batch: &mut Vec<PowerSample>) -> u64 {
     batch.last().map(|s| s.timestamp_us).unwrap_or(last_seen_us)
 }
 
+/// The typical spacing of a sorted batch (its median interval, µs), `None` with fewer than two.
+pub fn typical_interval_us(batch: &[PowerSample]) -> Option<u64> {
+    let mut gaps: Vec<u64> = batch
+        .windows(2)
+        .map(|w| w[1].timestamp_us.saturating_sub(w[0].timestamp_us))
+        .collect();
+    if gaps.is_empty() {
+        return None;
+    }
+    gaps.sort_unstable();
+    Some(gaps[gaps.len() / 2])
+}
+
+/// Whether the driver's ring buffer lost samples between two reads: the first new sample is more
+/// than five typical intervals (and over 100 ms) after the last one seen, which happens when the
+/// buffer is drained less often than it wraps. Returns the gap, µs.
+pub fn buffer_gap_us(last_seen_us: u64, first_new_us: u64, typical_us: u64) -> Option<u64> {
+    let gap = first_new_us.saturating_sub(last_seen_us);
+    (gap > typical_us.saturating_mul(5) && gap > 100_000).then_some(gap)
+}
+
 /// Energy of a window computed from samples.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WindowEnergy {
@@ -158,6 +179,17 @@ mod tests {
         let mut empty = vec![s(1, 1.0)];
         assert_eq!(fresh_samples(10, &mut empty), 10);
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn gaps_and_typical_intervals() {
+        let b = [s(0, 1.0), s(20_000, 1.0), s(40_000, 1.0), s(100_000, 1.0)];
+        assert_eq!(typical_interval_us(&b), Some(20_000));
+        assert_eq!(typical_interval_us(&b[..1]), None);
+        assert_eq!(buffer_gap_us(1_000_000, 1_020_000, 20_000), None);
+        assert_eq!(buffer_gap_us(1_000_000, 1_090_000, 20_000), None);
+        assert_eq!(buffer_gap_us(1_000_000, 1_500_000, 20_000), Some(500_000));
+        assert_eq!(buffer_gap_us(1_000_000, 900_000, 20_000), None);
     }
 
     #[test]

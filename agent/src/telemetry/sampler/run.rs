@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::{Control, Phase, PowerSource, Record, SamplerConfig, fresh_samples, unix_ns, until};
+use super::{
+    Control, Phase, PowerSource, Record, SamplerConfig, buffer_gap_us, fresh_samples,
+    typical_interval_us, unix_ns, until,
+};
 use crate::gpu::{GpuBackend, GpuError};
 
 struct GpuState {
@@ -13,6 +16,8 @@ struct GpuState {
     last_seen_us: u64,
     /// The GPU has a power sample buffer (until the driver says otherwise).
     buffer: bool,
+    /// Typical spacing of the buffer's samples, µs (learnt from the reads).
+    typical_us: Option<u64>,
     last_notice: Option<String>,
 }
 
@@ -48,6 +53,7 @@ impl Loop {
                 index,
                 last_seen_us: 0,
                 buffer: !cfg.instant_only,
+                typical_us: None,
                 last_notice: None,
             })
             .collect();
@@ -147,6 +153,22 @@ impl Loop {
             match self.backend.power_samples(gpu, since) {
                 Ok(mut batch) => {
                     self.gpus[i].last_seen_us = fresh_samples(since, &mut batch);
+                    if let Some(t) = typical_interval_us(&batch) {
+                        self.gpus[i].typical_us = Some(t);
+                    }
+                    let gap = match (self.gpus[i].typical_us, batch.first()) {
+                        (Some(t), Some(first)) => buffer_gap_us(since, first.timestamp_us, t),
+                        _ => None,
+                    };
+                    if let Some(gap) = gap {
+                        let msg = format!(
+                            "the driver's power buffer wrapped: {:.0} ms of samples were lost before the read at {} µs; drain it more often than every {} ms",
+                            gap as f64 / 1000.0,
+                            since + gap,
+                            self.cfg.drain_ms
+                        );
+                        self.notice(i, msg);
+                    }
                     let phase = self.phase;
                     for s in batch {
                         self.send(Record::Power {

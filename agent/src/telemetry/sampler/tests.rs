@@ -131,7 +131,11 @@ fn is_buffer(r: &Record) -> bool {
 #[test]
 fn buffer_samples_arrive_once_each_and_phases_tag_them() {
     let fake = Fake::new(true);
-    let (sampler, rx) = spawn(fake.clone(), SamplerConfig::default()).unwrap();
+    let cfg = SamplerConfig {
+        instant_with_buffer: true,
+        ..SamplerConfig::default()
+    };
+    let (sampler, rx) = spawn(fake.clone(), cfg).unwrap();
     let mut records = Vec::new();
     collect_until(&rx, &mut records, |r| count(r, is_buffer) >= 10);
     sampler.set_phase(Phase::Measure).unwrap();
