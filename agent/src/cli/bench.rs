@@ -173,10 +173,7 @@ pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
             } => counts.entry(*gpu).or_default().instant += 1,
             Record::Status { gpu, .. } => counts.entry(*gpu).or_default().status += 1,
             Record::Energy { gpu, .. } => counts.entry(*gpu).or_default().energy += 1,
-            Record::Notice { gpu, message, .. } => {
-                counts.entry(*gpu).or_default().notices += 1;
-                eprintln!("GPU {gpu}: {message}");
-            }
+            Record::Notice { gpu, .. } => counts.entry(*gpu).or_default().notices += 1,
         }
     }
     sampler.stop()?;

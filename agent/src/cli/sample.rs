@@ -276,7 +276,7 @@ fn header(inv: &[GpuInventory], gpus: &[u32], seconds: f64, cfg: &SamplerConfig)
         .collect();
     format!(
         "wattsweep-agent sample: {} for {seconds} s. {}. Samples go to stdout; this header, notices \
-         and the per-GPU summary to stderr.",
+         (also in the samples) and the per-GPU summary to stderr.",
         names.join("; "),
         describe(cfg)
     )
@@ -327,9 +327,6 @@ pub(super) fn run(args: &SampleArgs) -> Result<(), CliError> {
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
         };
         summary.push(&record);
-        if let Record::Notice { gpu, message, .. } = &record {
-            eprintln!("GPU {gpu}: {message}");
-        }
         match args.format {
             SampleFormat::Json => writeln!(out, "{}", record_json(&record))?,
             SampleFormat::Lp => {
