@@ -1,17 +1,21 @@
-//! `wattsweep-agent`: the node agent. Its subcommands (`run`, `inventory`, `sample`) arrive with the
-//! GPU backends and the fleet protocol; until then the binary only identifies itself.
+//! `wattsweep-agent`: the node agent's binary. Everything lives in the library (`cli`); this only
+//! parses the command line, sets up logging to stderr and exits with the command's code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
 
 use clap::Parser;
+use wattsweep_agent::cli::{Cli, run};
 
-/// wattsweep node agent: claims this node's tasks, reconfigures MIG, runs workloads and samples telemetry.
-#[derive(Debug, Parser)]
-#[command(name = "wattsweep-agent", version, about, long_about = None)]
-struct Cli {}
-
-fn main() {
-    let _cli = Cli::parse();
-    println!(
-        "wattsweep-agent {}: no subcommands yet (inventory, sample and run come with the agent issues)",
-        env!("CARGO_PKG_VERSION")
-    );
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WATTSWEEP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    run(cli)
 }

@@ -5,6 +5,7 @@
 //! follow the same profile tables and placement rules as the MIG engine, and are always marked
 //! `simulated` in the inventory — never a hidden fallback.
 
+pub mod nvml;
 pub mod sim;
 
 use wattsweep_shared::model::GpuInventory;
