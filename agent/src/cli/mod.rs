@@ -102,8 +102,9 @@ pub struct SamplingArgs {
     #[arg(long, env = "WATTSWEEP_STATUS_MS", default_value_t = 100)]
     pub status_ms: u64,
     /// How often the driver's power buffer is drained, ms (an H100's buffer holds ~2.4 s; each
-    /// drain costs ~0.8 ms of CPU whatever the period, so longer is cheaper).
-    #[arg(long, env = "WATTSWEEP_DRAIN_MS", default_value_t = 200)]
+    /// drain costs ~0.8 ms of CPU whatever the period, so longer is cheaper; a wrapped buffer is
+    /// reported as a notice).
+    #[arg(long, env = "WATTSWEEP_DRAIN_MS", default_value_t = 1000)]
     pub drain_ms: u64,
     /// Ignore the driver's buffer and read instant power every --power-ms (for comparisons).
     #[arg(long, env = "WATTSWEEP_INSTANT_ONLY")]

@@ -32,7 +32,7 @@ fn sample_flags_parse() {
     assert_eq!(a.seconds, 2.5);
     assert_eq!(a.format, SampleFormat::Lp);
     assert_eq!(a.sampling.gpus, vec![1, 0]);
-    assert_eq!((a.sampling.status_ms, a.sampling.drain_ms), (100, 200));
+    assert_eq!((a.sampling.status_ms, a.sampling.drain_ms), (100, 1000));
     assert_eq!(a.backend.simulate, None);
 }
 
