@@ -350,3 +350,59 @@ impl WorkloadRuntime for DockerRuntime {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_engine_is_a_clear_backend_error() {
+        let e = connect_engine(
+            Path::new("/nonexistent/docker.sock"),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RuntimeError::Backend {
+                    runtime: "docker",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(!e.is_deterministic());
+        let msg = e.to_string();
+        assert!(
+            msg.contains("/nonexistent/docker.sock") && msg.contains("Docker must be running"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn ownership_needs_both_labels() {
+        let owner = Ownership { node: "n1".into() };
+        let l = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<HashMap<_, _>>()
+        };
+        assert!(is_owned(
+            &l(&[(labels::MANAGED, "true"), (labels::NODE, "n1")]),
+            &owner
+        ));
+        assert!(!is_owned(&l(&[(labels::NODE, "n1")]), &owner));
+        assert!(!is_owned(
+            &l(&[(labels::MANAGED, "true"), (labels::NODE, "n2")]),
+            &owner
+        ));
+        assert!(!is_owned(
+            &l(&[(labels::MANAGED, "false"), (labels::NODE, "n1")]),
+            &owner
+        ));
+        assert!(!is_owned(&HashMap::new(), &owner));
+    }
+}
