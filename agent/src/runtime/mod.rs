@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 use wattsweep_shared::model::WorkloadSpec;
 
+pub mod kubernetes;
 pub mod logwatch;
 
 /// Label keys put on everything a runtime starts (container labels, pod labels, process env).
