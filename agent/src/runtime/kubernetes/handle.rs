@@ -19,6 +19,9 @@ use super::{backend, is_not_found};
 /// run (a "force delete"), and the GPU would stay busy behind our back.
 pub const KILL_GRACE: Duration = Duration::from_secs(1);
 
+/// Longest wait in `remove` for the log follower to deliver the last lines of a deleted pod.
+const LOG_DRAIN: Duration = Duration::from_secs(5);
+
 /// A started pod.
 #[derive(Debug)]
 pub struct KubePodHandle {
@@ -60,9 +63,9 @@ impl KubePodHandle {
         }
     }
 
-    /// Delete the pod with `grace`; `true` when it is gone already (404 or deleted at once),
-    /// `false` while it terminates.
-    async fn delete(&self, grace: Duration) -> Result<bool, RuntimeError> {
+    /// Delete the pod with `grace`; `None` when it is gone already (404 or deleted at once), the
+    /// pod while it terminates.
+    async fn delete(&self, grace: Duration) -> Result<Option<Pod>, RuntimeError> {
         delete_pod(&self.pods, &self.name, grace).await
     }
 
@@ -87,19 +90,20 @@ impl KubePodHandle {
     }
 }
 
-/// Delete pod `name` with `grace` (background propagation); `Ok(true)` when it is gone.
+/// Delete pod `name` with `grace` (background propagation); `Ok(None)` when it is gone, the
+/// terminating pod otherwise.
 pub(super) async fn delete_pod(
     pods: &Api<Pod>,
     name: &str,
     grace: Duration,
-) -> Result<bool, RuntimeError> {
+) -> Result<Option<Pod>, RuntimeError> {
     let params = DeleteParams {
         grace_period_seconds: Some(u32::try_from(grace.as_secs().max(1)).unwrap_or(u32::MAX)),
         ..DeleteParams::background()
     };
     match pods.delete(name, &params).await {
-        Ok(either) => Ok(either.is_right()),
-        Err(e) if is_not_found(&e) => Ok(true),
+        Ok(either) => Ok(either.left()),
+        Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(backend(&format!("deleting pod {name}"), &e)),
     }
 }
@@ -157,8 +161,10 @@ impl WorkloadHandle for KubePodHandle {
     }
 
     async fn remove(mut self) -> Result<(), RuntimeError> {
-        let gone = self.delete(self.remove_grace).await?;
-        if !gone {
+        if let Some(terminating) = self.delete(self.remove_grace).await? {
+            if let Some(rv) = terminating.metadata.resource_version {
+                self.rv = rv;
+            }
             let name = self.name.clone();
             let wait = watch_until(&self.pods, &name, &mut self.rv, |seen| match seen {
                 Seen::Present(_) => None,
@@ -177,8 +183,12 @@ impl WorkloadHandle for KubePodHandle {
                 }
             }
         }
-        if let Some(task) = self.log_task.take() {
-            task.abort();
+        if let Some(mut task) = self.log_task.take() {
+            // The pod is gone, so its log ends: let the last lines through, but never hang on a
+            // stream the server keeps open.
+            if tokio::time::timeout(LOG_DRAIN, &mut task).await.is_err() {
+                task.abort();
+            }
         }
         Ok(())
     }
