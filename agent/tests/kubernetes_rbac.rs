@@ -35,17 +35,27 @@ fn parse() -> Manifests {
             .expect("every document has a kind")
             .to_string();
         match kind.as_str() {
-            "ServiceAccount" => m.accounts.push(serde_json::from_value(value).unwrap()),
-            "Role" => m.roles.push(serde_json::from_value(value).unwrap()),
-            "RoleBinding" => m.role_bindings.push(serde_json::from_value(value).unwrap()),
-            "ClusterRole" => m.cluster_roles.push(serde_json::from_value(value).unwrap()),
-            "ClusterRoleBinding" => m
-                .cluster_role_bindings
-                .push(serde_json::from_value(value).unwrap()),
+            "ServiceAccount" => m.accounts.push(typed(value)),
+            "Role" => m.roles.push(typed(value)),
+            "RoleBinding" => m.role_bindings.push(typed(value)),
+            "ClusterRole" => m.cluster_roles.push(typed(value)),
+            "ClusterRoleBinding" => m.cluster_role_bindings.push(typed(value)),
             other => panic!("unexpected kind {other} in agent-rbac.yaml"),
         }
     }
     m
+}
+
+/// The document as its Kubernetes type; serialising it back must give the document again, so a
+/// misspelt or misplaced field (which deserialising alone would skip) fails the test.
+fn typed<T: serde::de::DeserializeOwned + serde::Serialize>(value: serde_json::Value) -> T {
+    let t: T = serde_json::from_value(value.clone()).expect("a valid Kubernetes object");
+    assert_eq!(
+        serde_json::to_value(&t).unwrap(),
+        value,
+        "fields the type does not know"
+    );
+    t
 }
 
 fn binds_agent(subjects: &Option<Vec<k8s_openapi::api::rbac::v1::Subject>>) -> bool {

@@ -20,7 +20,9 @@ use wattsweep_agent::runtime::{
     ExitStatus, GpuBinding, RuntimeError, WorkloadHandle, WorkloadRuntime,
 };
 
-const GPU_LIMIT: fn() -> serde_json::Value = || json!({"nvidia.com/gpu": "1"});
+fn gpu_limit() -> serde_json::Value {
+    json!({"nvidia.com/gpu": "1"})
+}
 
 async fn drain(mut rx: mpsc::Receiver<wattsweep_agent::runtime::LogLine>) -> Vec<String> {
     let mut lines = Vec::new();
@@ -34,7 +36,7 @@ async fn drain(mut rx: mpsc::Receiver<wattsweep_agent::runtime::LogLine>) -> Vec
 async fn exclusive_task_runs_one_pod_with_one_gpu() {
     let server = serve(
         [
-            start_steps(0, GPU_LIMIT(), "Initialized device 0\n(52341.5 Gflop/s)\n"),
+            start_steps(0, gpu_limit(), "Initialized device 0\n(52341.5 Gflop/s)\n"),
             finish_steps(0, 0),
             remove_steps(0),
         ]
@@ -61,7 +63,7 @@ async fn failed_pod_ends_as_failed_and_is_deleted() {
     let name = pod_name(0);
     let server = serve(
         [
-            start_steps(0, GPU_LIMIT(), ""),
+            start_steps(0, gpu_limit(), ""),
             finish_steps(0, 1),
             vec![
                 // Still terminating: the pod comes back, so remove waits for it to go.
@@ -91,7 +93,7 @@ async fn evicted_pod_reports_its_reason() {
     });
     let server = serve(
         [
-            start_steps(0, GPU_LIMIT(), ""),
+            start_steps(0, gpu_limit(), ""),
             vec![watch_pod(&name, "102").events(vec![event("MODIFIED", evicted)])],
             remove_steps(0),
         ]
@@ -113,7 +115,7 @@ async fn missed_deadline_deletes_the_pod() {
     let name = pod_name(0);
     let server = serve(
         [
-            start_steps(0, GPU_LIMIT(), ""),
+            start_steps(0, gpu_limit(), ""),
             vec![
                 // The pod keeps running: the watch never says anything.
                 watch_pod(&name, "102").hang(),
@@ -146,7 +148,7 @@ async fn missed_deadline_deletes_the_pod() {
 async fn hopeless_image_pull_fails_the_start_and_deletes_the_pod() {
     let name = pod_name(0);
     let server = serve(vec![
-        create_pod(0, GPU_LIMIT()),
+        create_pod(0, gpu_limit()),
         watch_pod(&name, "100").events(vec![
             event("MODIFIED", waiting(&name, "101", "ErrImagePull")),
             event("MODIFIED", waiting(&name, "102", "ImagePullBackOff")),
@@ -171,7 +173,7 @@ async fn kubelet_rejection_fails_the_start_with_its_reason() {
                    "message": "Allocate failed due to requested number of devices unavailable for nvidia.com/gpu"},
     });
     let server = serve(vec![
-        create_pod(0, GPU_LIMIT()),
+        create_pod(0, gpu_limit()),
         watch_pod(&name, "100").events(vec![event("MODIFIED", rejected)]),
         delete_pod(&name, 1).reply(200, status_success()),
     ]);
@@ -190,7 +192,7 @@ async fn wait_reopens_closed_watches_and_recovers_from_gone_versions() {
     let name = pod_name(0);
     let server = serve(
         [
-            start_steps(0, GPU_LIMIT(), ""),
+            start_steps(0, gpu_limit(), ""),
             vec![
                 // The server closes the watch with nothing to say: reopened from the same version.
                 watch_pod(&name, "102").events(vec![]),
@@ -224,7 +226,7 @@ async fn stop_deletes_with_the_grace_and_wait_then_reports_the_kill() {
     let name = pod_name(0);
     let server = serve(
         [
-            start_steps(0, GPU_LIMIT(), ""),
+            start_steps(0, gpu_limit(), ""),
             vec![
                 delete_pod(&name, 5).reply(200, running(&name, "103")),
                 watch_pod(&name, "102").events(vec![event(
@@ -260,7 +262,7 @@ async fn cpu_use_is_integrated_from_the_metrics_api() {
     let metrics = format!("/apis/metrics.k8s.io/v1beta1/namespaces/{NS}/pods/{name}");
     let server = serve(
         [
-            start_steps(0, GPU_LIMIT(), ""),
+            start_steps(0, gpu_limit(), ""),
             vec![
                 Step::get(&metrics).reply(200, json!({
                     "apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
@@ -332,7 +334,7 @@ async fn disallowed_image_makes_no_request() {
 
 #[tokio::test(start_paused = true)]
 async fn invalid_pod_is_a_deterministic_start_failure() {
-    let server = serve(vec![create_pod(0, GPU_LIMIT()).reply(
+    let server = serve(vec![create_pod(0, gpu_limit()).reply(
         422,
         status_error(
             422,
