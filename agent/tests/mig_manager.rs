@@ -211,10 +211,10 @@ impl GpuBackend for Faulty<'_> {
     fn mig_instances(&self, gpu: u32) -> Result<Vec<ExistingGpuInstance>, GpuError> {
         let n = self.lists.fetch_add(1, Ordering::SeqCst) + 1;
         let mut out = self.inner.mig_instances(gpu)?;
-        if self.hide_on_list == Some(n) {
-            if let Some(gi) = out.last_mut() {
-                gi.compute_instances.pop();
-            }
+        if self.hide_on_list == Some(n)
+            && let Some(gi) = out.last_mut()
+        {
+            gi.compute_instances.pop();
         }
         Ok(out)
     }

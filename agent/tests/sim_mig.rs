@@ -144,10 +144,10 @@ fn near_valid() -> impl Strategy<Value = Vec<Candidate>> {
                     if let Some((j, by, move_gi)) = shift {
                         if j == i && move_gi {
                             start = (start + by) % 8;
-                        } else if j == i {
-                            if let Some(ci) = cis.as_mut().and_then(|c| c.last_mut()) {
-                                ci.1 = (ci.1 + by) % 7;
-                            }
+                        } else if j == i
+                            && let Some(ci) = cis.as_mut().and_then(|c| c.last_mut())
+                        {
+                            ci.1 = (ci.1 + by) % 7;
                         }
                     }
                     if cis.as_ref().is_some_and(Vec::is_empty) {

@@ -142,11 +142,11 @@ impl SimBmc {
     fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + READY_DEADLINE;
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    return Err(format!("ipmi_sim exited ({status}):\n{}", self.log_tail()));
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(format!("ipmi_sim exited ({status}):\n{}", self.log_tail()));
             }
             let out = self.ipmitool(&["sdr", "elist", "full"]);
             if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("PSU1 Input") {

@@ -126,10 +126,10 @@ pub(crate) fn int_in(
     max: i64,
 ) -> Option<u32> {
     let v = *value.get_ref();
-    if (min..=max).contains(&v) {
-        if let Ok(v) = u32::try_from(v) {
-            return Some(v);
-        }
+    if (min..=max).contains(&v)
+        && let Ok(v) = u32::try_from(v)
+    {
+        return Some(v);
     }
     ctx.err(
         ErrorKind::Value,

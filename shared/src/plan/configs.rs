@@ -92,10 +92,10 @@ pub(crate) fn drafts<'c>(
         let prefix = format!("{}/{}/", sweep.name, group.join("+"));
         let draft = |point: String, p: Point<'c>, extra: Option<&str>, gpus: Option<usize>| {
             let mut workloads = group.clone();
-            if let Some(w) = extra {
-                if !workloads.iter().any(|x| x == w) {
-                    workloads.push(w.to_owned());
-                }
+            if let Some(w) = extra
+                && !workloads.iter().any(|x| x == w)
+            {
+                workloads.push(w.to_owned());
             }
             Draft {
                 name: format!("{prefix}{point}"),

@@ -86,7 +86,10 @@ pub fn is_orthogonal(gpus: usize, levels: usize) -> bool {
 }
 
 fn is_prime(n: usize) -> bool {
-    n >= 2 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0)
+    n >= 2
+        && (2..n)
+            .take_while(|d| d * d <= n)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 /// Bose construction of `OA(L², k, L, 2)` for prime `L` and `k ≤ L + 1`; rows in `(a, b)` order.

@@ -178,10 +178,10 @@ impl<'f, 'a> Resolver<'f, 'a> {
         let mut gpu_counts = Vec::new();
         let mut tables: Vec<usize> = Vec::new();
         let mut use_table = |m: MigSupport| {
-            if let MigSupport::Table(t) = m {
-                if !tables.contains(&t) {
-                    tables.push(t);
-                }
+            if let MigSupport::Table(t) = m
+                && !tables.contains(&t)
+            {
+                tables.push(t);
             }
         };
         match sweep.scope {

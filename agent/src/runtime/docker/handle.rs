@@ -117,10 +117,10 @@ impl DockerHandle {
     /// Let the log follower write the last lines; a follower blocked on a full channel keeps
     /// running until [`WorkloadHandle::remove`].
     async fn drain_logs(&mut self) {
-        if let Some(mut task) = self.log_task.take() {
-            if tokio::time::timeout(LOG_DRAIN, &mut task).await.is_err() {
-                self.log_task = Some(task);
-            }
+        if let Some(mut task) = self.log_task.take()
+            && tokio::time::timeout(LOG_DRAIN, &mut task).await.is_err()
+        {
+            self.log_task = Some(task);
         }
     }
 
@@ -237,13 +237,12 @@ impl WorkloadHandle for DockerHandle {
         let removed = remove_container(&self.docker, &self.id).await;
         // Removal ends the log stream; a follower still blocked on the executor's channel after a
         // short drain is ended.
-        if let Some(mut task) = self.log_task.take() {
-            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+        if let Some(mut task) = self.log_task.take()
+            && tokio::time::timeout(Duration::from_secs(2), &mut task)
                 .await
                 .is_err()
-            {
-                task.abort();
-            }
+        {
+            task.abort();
         }
         removed
     }

@@ -84,10 +84,10 @@ impl Sinks {
             at_ns: now_ns(),
         };
         // A receiver that went away only stops the channel; the file keeps everything.
-        if let Some(tx) = &self.tx {
-            if tx.send(line).await.is_err() {
-                self.tx = None;
-            }
+        if let Some(tx) = &self.tx
+            && tx.send(line).await.is_err()
+        {
+            self.tx = None;
         }
     }
 

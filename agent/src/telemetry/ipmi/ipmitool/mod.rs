@@ -54,16 +54,15 @@ impl IpmitoolClient {
             password: Password::File(path),
             ..
         }) = &config.target
+            && !path.is_file()
         {
-            if !path.is_file() {
-                return Err(BmcError::Cache {
-                    path: path.clone(),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        "the IPMI password file does not exist or is not a regular file",
-                    ),
-                });
-            }
+            return Err(BmcError::Cache {
+                path: path.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the IPMI password file does not exist or is not a regular file",
+                ),
+            });
         }
         let cache = match &config.cache_dir {
             Some(dir) => {
