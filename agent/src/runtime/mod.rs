@@ -17,6 +17,7 @@ use uuid::Uuid;
 use wattsweep_shared::model::WorkloadSpec;
 
 pub mod logwatch;
+pub mod mps;
 pub mod process;
 
 /// Label keys put on everything a runtime starts (container labels, pod labels, process env).

@@ -55,11 +55,7 @@ pub fn carries_owner_env(record: &GroupRecord, environ: &[(String, String)]) -> 
 
 /// Decide about `record` from the current leader stat (by the recorded pid) and the current
 /// members of the recorded group with their environments (`None` where unreadable).
-pub fn classify(
-    record: &GroupRecord,
-    leader: Option<&ProcStat>,
-    members: &[Member],
-) -> Verdict {
+pub fn classify(record: &GroupRecord, leader: Option<&ProcStat>, members: &[Member]) -> Verdict {
     let running = |s: &ProcStat| !s.is_dead() && s.pgrp == record.pgid;
     let leader_is_ours =
         leader.is_some_and(|l| l.start_time == record.start_time && l.pgrp == record.pgid);
