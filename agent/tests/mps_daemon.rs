@@ -1,6 +1,7 @@
 //! The MPS daemon manager against a FAKE `nvidia-cuda-mps-control` (a shell script written here):
 //! `-d` daemonises a `sleep`, writes the pid file and, a moment later, the `control` socket
-//! stand-in; a `quit` line on stdin kills the daemon and removes both. Every call logs the
+//! stand-in; a `quit` line on stdin kills the daemon and removes its pid file but, like the real
+//! daemon (seen with driver 580 on an H100), leaves `control` behind. Every call logs the
 //! environment it saw to `$CUDA_MPS_LOG_DIRECTORY/fake-control.log`.
 //!
 //! There is no NVIDIA driver on the development machine: the real daemon is exercised on GPU
@@ -40,7 +41,7 @@ read cmd
 echo "stdin=$cmd" >> "$log"
 if [ "$cmd" = quit ] && [ "@MODE@" != ignore-quit ]; then
     kill "$(cat "$pipe/nvidia-cuda-mps-control.pid")"
-    rm -f "$pipe/control" "$pipe/nvidia-cuda-mps-control.pid"
+    rm -f "$pipe/nvidia-cuda-mps-control.pid"
 fi"#;
     script(dir, name, &body.replace("@MODE@", mode))
 }
@@ -99,7 +100,10 @@ async fn daemon_starts_serves_clients_and_shuts_down() {
 
     daemon.shutdown().await.unwrap();
     assert!(!is_running(pid), "the daemon is gone");
-    assert!(!pipe.join("control").exists());
+    assert!(
+        !pipe.join("control").exists(),
+        "the stale control socket was cleared"
+    );
     assert!(!state.join("mps").join(GPU_A).join("daemon.json").exists());
     let env_line = format!("gpu={GPU_A} pipe={} log={}", pipe.display(), log.display());
     assert_eq!(

@@ -10,8 +10,18 @@
 //! [`MpsControl::recover`] stops daemons a crashed agent left behind. MPS on a MIG device is
 //! refused.
 //!
-//! Tests drive a fake control binary (a shell script that daemonises a `sleep`); the real daemon
-//! is exercised on GPU machines only, where the same code runs unchanged.
+//! What the real daemon does (seen with driver 580.159, MPS binary version 13000, on an H100):
+//! `-d` returns at once with the pipe directory holding `control`, `control_lock`,
+//! `control_privileged`, a `log` FIFO and `nvidia-cuda-mps-control.pid`; the daemon's environment
+//! carries our `CUDA_VISIBLE_DEVICES` and directories; a client with
+//! `CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=50` is served by an `nvidia-cuda-mps-server` and sees half
+//! the SMs; `quit` stops server and daemon within a few tens of ms, removes the pid file and
+//! leaves the sockets behind (hence readiness also needs a live pid from the pid file, and stale
+//! files are cleared before a start).
+//!
+//! Tests drive a fake control binary (a shell script that daemonises a `sleep`,
+//! `tests/mps_daemon.rs`); the real daemon is exercised on GPU machines only
+//! (`tests/mps_gpu.rs`, ignored elsewhere), where the same code runs unchanged.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
