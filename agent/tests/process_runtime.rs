@@ -324,8 +324,13 @@ async fn stop_and_remove_end_the_group_on_every_path() {
     // remove while everything still runs.
     let (h, child, _rx) = started(51).await;
     let pgid = h.pgid();
+    let cgroup = h.cgroup_dir().map(std::path::Path::to_path_buf);
     h.remove().await.unwrap();
     assert!(!is_running(child));
+    assert!(
+        cgroup.is_none_or(|cg| !cg.exists()),
+        "the cgroup went with the group"
+    );
     assert_eq!(running_in_group(pgid), Vec::<i32>::new());
     assert!(
         !processes().iter().any(|(p, _, _)| *p == pgid),
@@ -350,8 +355,16 @@ async fn stop_and_remove_end_the_group_on_every_path() {
     // dropping a handle without remove kills the group too (in the background).
     let (h, child, _rx) = started(53).await;
     let pgid = h.pgid();
+    let cgroup = h.cgroup_dir().map(std::path::Path::to_path_buf);
     drop(h);
     assert!(eventually(|| running_in_group(pgid).is_empty() && !is_running(child)).await);
+    if let Some(cg) = cgroup {
+        assert!(
+            eventually(|| !cg.exists()).await,
+            "{} removed",
+            cg.display()
+        );
+    }
 
     // Nothing is left in the registry.
     assert!(

@@ -11,6 +11,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Whether and where to use cgroup v2.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -160,6 +161,40 @@ impl Cgroup {
             other => other,
         }
     }
+
+    /// Remove the directory, retrying while killed processes are still leaving it (`EBUSY`),
+    /// for at most `within`.
+    pub async fn remove_within(&self, within: Duration) -> io::Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match self.remove() {
+                Err(e) if tokio::time::Instant::now() < deadline && is_busy(&e) => {
+                    tokio::time::sleep(RETRY).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// [`Cgroup::remove_within`] for threads that cannot await.
+    pub fn remove_within_blocking(&self, within: Duration) -> io::Result<()> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            match self.remove() {
+                Err(e) if std::time::Instant::now() < deadline && is_busy(&e) => {
+                    std::thread::sleep(RETRY);
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Between attempts to remove a cgroup that still has exiting processes.
+const RETRY: Duration = Duration::from_millis(20);
+
+fn is_busy(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(nix::libc::EBUSY)
 }
 
 #[cfg(test)]

@@ -85,7 +85,9 @@ pub(crate) fn kill_in_background(
         .spawn(move || {
             reap_blocking(pgid);
             if let Some(cg) = &cgroup {
-                let _ = cg.remove();
+                if let Err(e) = cg.remove_within_blocking(shared.kill_wait) {
+                    tracing::warn!(cgroup = %cg.dir().display(), error = %e, "cannot remove the cgroup of a killed group");
+                }
             }
             if let Err(e) = shared.registry.remove(pgid, start_time) {
                 tracing::warn!(pgid, error = %e, "cannot drop the registry record of a killed group");
@@ -262,7 +264,7 @@ impl WorkloadHandle for ProcessHandle {
             pump.abort();
         }
         if let Some(cg) = &self.cgroup {
-            if let Err(e) = cg.remove() {
+            if let Err(e) = cg.remove_within(shared.kill_wait).await {
                 tracing::warn!(cgroup = %cg.dir().display(), error = %e, "cannot remove the workload's cgroup");
             }
         }

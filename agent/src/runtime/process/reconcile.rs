@@ -12,8 +12,6 @@
 //! The record is dropped in every case. Groups started by this runtime instance itself are live
 //! handles, not leftovers, and are skipped.
 
-use std::time::Duration;
-
 use nix::sys::signal::Signal;
 
 use super::super::{ReconcileReport, RuntimeError, labels};
@@ -132,7 +130,9 @@ pub(crate) async fn reconcile(shared: &Shared) -> Result<ReconcileReport, Runtim
             Verdict::Gone => {}
         }
         if let Some(cg) = &cgroup {
-            remove_cgroup(cg, shared.kill_wait).await;
+            if let Err(e) = cg.remove_within(shared.kill_wait).await {
+                tracing::warn!(cgroup = %cg.dir().display(), error = %e, "cannot remove a leftover cgroup");
+            }
         }
         shared.registry.remove(record.pgid, record.start_time)?;
         if verdict != Verdict::Gone {
@@ -140,21 +140,6 @@ pub(crate) async fn reconcile(shared: &Shared) -> Result<ReconcileReport, Runtim
         }
     }
     Ok(report)
-}
-
-/// Remove a leftover cgroup once its (killed) processes have left it.
-async fn remove_cgroup(cg: &Cgroup, within: Duration) {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match cg.remove() {
-            Ok(()) => return,
-            Err(e) if tokio::time::Instant::now() >= deadline => {
-                tracing::warn!(cgroup = %cg.dir().display(), error = %e, "cannot remove a leftover cgroup");
-                return;
-            }
-            Err(_) => tokio::time::sleep(super::group::POLL).await,
-        }
-    }
 }
 
 #[cfg(test)]
