@@ -241,7 +241,7 @@ fn workload<'t>(task: &'t TaskSpec, name: &str) -> Result<&'t WorkloadSpec, Laun
 }
 
 /// The workload of local instance `j` under the `mix` rule.
-fn mixed<'t>(task: &'t TaskSpec, j: u32) -> Result<&'t WorkloadSpec, LaunchError> {
+fn mixed(task: &TaskSpec, j: u32) -> Result<&WorkloadSpec, LaunchError> {
     let names = &task.configuration.workloads;
     if names.is_empty() {
         return Err(LaunchError::NoWorkload);
