@@ -19,6 +19,8 @@ use wattsweep_shared::model::WorkloadSpec;
 pub mod docker;
 pub mod kubernetes;
 pub mod logwatch;
+pub mod mps;
+pub mod process;
 pub mod sim;
 
 /// Label keys put on everything a runtime starts (container labels, pod labels, process env).
