@@ -81,7 +81,7 @@ where
                     queue.push_back(Event::InstancesStopped);
                 }
                 Command::RemoveInstances => self.remove_instances().await,
-                Command::StopMps => self.stop_mps(),
+                Command::StopMps => self.stop_mps().await,
                 Command::RestoreMig => self.restore_mig().await,
             }
         }
@@ -147,6 +147,7 @@ where
             for g in &self.gpus {
                 let d = node
                     .start_mps(g)
+                    .await
                     .map_err(|e| (e.to_string(), class(e.is_deterministic())))?;
                 self.mps.insert(g.index, d);
             }
@@ -296,10 +297,10 @@ where
         }
     }
 
-    fn stop_mps(&mut self) {
+    async fn stop_mps(&mut self) {
         let gpus: Vec<u32> = self.mps.keys().copied().collect();
         for gpu in gpus {
-            match self.exec.node.stop_mps(gpu) {
+            match self.exec.node.stop_mps(gpu).await {
                 Ok(()) => {
                     self.mps.remove(&gpu);
                 }

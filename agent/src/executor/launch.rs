@@ -30,9 +30,9 @@ use crate::runtime::{GpuBinding, LaunchSpec, MpsClient};
 /// end of the measured window (start-up, stop and clock slack).
 pub const RUN_SLACK_S: u32 = 30;
 
-/// An MPS control daemon serving one GPU, as the set-up started it.
+/// Where the MPS control daemon serving one GPU listens, as the set-up started it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MpsDaemon {
+pub struct MpsDirs {
     /// `CUDA_MPS_PIPE_DIRECTORY`.
     pub pipe_dir: String,
     /// `CUDA_MPS_LOG_DIRECTORY`.
@@ -47,7 +47,7 @@ pub struct LaunchContext<'a> {
     /// The MIG layout applied on each GPU, by GPU index (MIG tasks only).
     pub mig: &'a BTreeMap<u32, AppliedLayout>,
     /// The MPS daemon serving each GPU, by GPU index (MPS tasks only).
-    pub mps: &'a BTreeMap<u32, MpsDaemon>,
+    pub mps: &'a BTreeMap<u32, MpsDirs>,
 }
 
 /// Why a task's instances cannot be decided.

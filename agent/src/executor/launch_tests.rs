@@ -83,7 +83,7 @@ fn node_gpus(n: u32) -> Target {
 fn run(
     t: &TaskSpec,
     mig: &BTreeMap<u32, AppliedLayout>,
-    mps: &BTreeMap<u32, MpsDaemon>,
+    mps: &BTreeMap<u32, MpsDirs>,
 ) -> Result<Vec<LaunchSpec>, LaunchError> {
     let gpus = [gpu(0), gpu(1)];
     launch_specs(
@@ -160,7 +160,7 @@ fn time_slicing_is_n_instances_on_each_gpu_with_the_mix_round_robin() {
 fn mps_gives_every_client_the_daemon_and_its_share() {
     let mps = BTreeMap::from([(
         1,
-        MpsDaemon {
+        MpsDirs {
             pipe_dir: "/run/mps1".into(),
             log_dir: "/var/log/mps1".into(),
         },

@@ -19,7 +19,7 @@ pub mod phases;
 pub mod run;
 
 pub use commands::mig_error_is_deterministic;
-pub use launch::{LaunchContext, LaunchError, MpsDaemon, launch_specs};
+pub use launch::{LaunchContext, LaunchError, MpsDirs, launch_specs};
 pub use node::{HostNodeControl, NodeControl, NodeError, SimNodeControl};
 pub use outcome::{InstanceReport, NoEvents, RecordedEvents, TaskEvents, TaskOutcome};
 pub use phases::{Command, Event, Machine, MachineConfig, State, Timer};

@@ -1,14 +1,19 @@
 //! What the executor asks of the node, besides the MIG manager, to put GPUs into a sharing mode:
-//! the right MIG mode and MPS control daemons. A small trait with a host implementation and one for
-//! simulated GPUs, so the driver is the same for both.
+//! the right MIG mode and MPS control daemons. A small trait with a host implementation (MIG mode
+//! left as found, daemons from [`MpsControl`]) and one for simulated GPUs, so the driver is the
+//! same for both.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use futures_util::future::BoxFuture;
 use wattsweep_shared::model::GpuInventory;
 
-use super::launch::MpsDaemon;
+use super::launch::MpsDirs;
 use crate::gpu::sim::SimulatedGpus;
+use crate::runtime::GpuBinding;
+use crate::runtime::mps::{MpsControl, MpsDaemon, MpsError};
 
 /// Why a GPU cannot be put into the sharing mode a task needs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,16 +78,44 @@ fn mode(enabled: bool) -> &'static str {
 pub trait NodeControl: Send + Sync {
     /// Make sure `gpu` is in MIG mode (`enabled`) or not, or say why it cannot be.
     fn prepare_mig_mode(&self, gpu: &GpuInventory, enabled: bool) -> Result<(), NodeError>;
-    /// Start the MPS control daemon serving `gpu`.
-    fn start_mps(&self, gpu: &GpuInventory) -> Result<MpsDaemon, NodeError>;
+    /// Start the MPS control daemon serving `gpu` and wait until it is ready.
+    fn start_mps<'a>(&'a self, gpu: &'a GpuInventory) -> BoxFuture<'a, Result<MpsDirs, NodeError>>;
     /// Stop the MPS control daemon of GPU `gpu` (a no-op when none runs).
-    fn stop_mps(&self, gpu: u32) -> Result<(), NodeError>;
+    fn stop_mps(&self, gpu: u32) -> BoxFuture<'_, Result<(), NodeError>>;
 }
 
 /// A real node: MIG mode is left as found (a task needing the other mode fails deterministically);
-/// MPS daemons come from the MPS manager when this build has one.
-#[derive(Debug, Clone, Default)]
-pub struct HostNodeControl;
+/// MPS daemons come from the MPS manager, one per GPU, held until stopped (dropping this stops
+/// the ones still running).
+#[derive(Debug, Default)]
+pub struct HostNodeControl {
+    mps: Option<MpsControl>,
+    daemons: Mutex<BTreeMap<u32, MpsDaemon>>,
+}
+
+impl HostNodeControl {
+    /// Controls starting MPS daemons through `mps` (`None`: MPS is not available on this node).
+    pub fn new(mps: Option<MpsControl>) -> Self {
+        Self {
+            mps,
+            daemons: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+fn mps_error(gpu: u32, e: &MpsError) -> NodeError {
+    if e.is_deterministic() {
+        NodeError::MpsUnavailable {
+            gpu,
+            reason: e.to_string(),
+        }
+    } else {
+        NodeError::Mps {
+            gpu,
+            reason: e.to_string(),
+        }
+    }
+}
 
 impl NodeControl for HostNodeControl {
     fn prepare_mig_mode(&self, gpu: &GpuInventory, enabled: bool) -> Result<(), NodeError> {
@@ -97,15 +130,53 @@ impl NodeControl for HostNodeControl {
         })
     }
 
-    fn start_mps(&self, gpu: &GpuInventory) -> Result<MpsDaemon, NodeError> {
-        Err(NodeError::MpsUnavailable {
-            gpu: gpu.index,
-            reason: "this agent build has no MPS daemon manager".into(),
+    fn start_mps<'a>(&'a self, gpu: &'a GpuInventory) -> BoxFuture<'a, Result<MpsDirs, NodeError>> {
+        Box::pin(async move {
+            let Some(mps) = &self.mps else {
+                return Err(NodeError::MpsUnavailable {
+                    gpu: gpu.index,
+                    reason: "no MPS control binary is configured on this node".into(),
+                });
+            };
+            let binding = GpuBinding::Gpus {
+                uuids: vec![gpu.uuid.clone()],
+                indices: vec![gpu.index],
+            };
+            let daemon = mps
+                .start(&binding)
+                .await
+                .map_err(|e| mps_error(gpu.index, &e))?;
+            let dirs = MpsDirs {
+                pipe_dir: daemon.pipe_dir().display().to_string(),
+                log_dir: daemon.log_dir().display().to_string(),
+            };
+            let previous = self
+                .daemons
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(gpu.index, daemon);
+            if let Some(old) = previous {
+                // Not expected (one task per GPU); never leave it running unowned.
+                if let Err(e) = old.shutdown().await {
+                    tracing::warn!(gpu = gpu.index, error = %e, "cannot stop a replaced MPS daemon");
+                }
+            }
+            Ok(dirs)
         })
     }
 
-    fn stop_mps(&self, _gpu: u32) -> Result<(), NodeError> {
-        Ok(())
+    fn stop_mps(&self, gpu: u32) -> BoxFuture<'_, Result<(), NodeError>> {
+        Box::pin(async move {
+            let daemon = self
+                .daemons
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&gpu);
+            match daemon {
+                Some(d) => d.shutdown().await.map_err(|e| mps_error(gpu, &e)),
+                None => Ok(()),
+            }
+        })
     }
 }
 
@@ -137,16 +208,16 @@ impl NodeControl for SimNodeControl {
             })
     }
 
-    fn start_mps(&self, gpu: &GpuInventory) -> Result<MpsDaemon, NodeError> {
+    fn start_mps<'a>(&'a self, gpu: &'a GpuInventory) -> BoxFuture<'a, Result<MpsDirs, NodeError>> {
         let dir = self.root.join(format!("mps-gpu{}", gpu.index));
-        Ok(MpsDaemon {
+        Box::pin(std::future::ready(Ok(MpsDirs {
             pipe_dir: dir.join("pipe").display().to_string(),
             log_dir: dir.join("log").display().to_string(),
-        })
+        })))
     }
 
-    fn stop_mps(&self, _gpu: u32) -> Result<(), NodeError> {
-        Ok(())
+    fn stop_mps(&self, _gpu: u32) -> BoxFuture<'_, Result<(), NodeError>> {
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 
@@ -163,20 +234,23 @@ mod tests {
             mig_enabled: true,
             ..GpuInventory::default()
         };
-        assert_eq!(HostNodeControl.prepare_mig_mode(&g, true), Ok(()));
-        let e = HostNodeControl.prepare_mig_mode(&g, false).unwrap_err();
+        let host = HostNodeControl::new(None);
+        assert_eq!(host.prepare_mig_mode(&g, true), Ok(()));
+        let e = host.prepare_mig_mode(&g, false).unwrap_err();
         assert!(e.is_deterministic());
         assert!(e.to_string().contains("nvidia-smi -i 2 -mig 0"), "{e}");
-        assert!(
-            HostNodeControl
-                .start_mps(&g)
-                .unwrap_err()
-                .is_deterministic()
-        );
     }
 
-    #[test]
-    fn simulated_gpus_switch_mode_when_idle() {
+    #[tokio::test]
+    async fn host_without_mps_refuses_deterministically_and_stops_nothing() {
+        let host = HostNodeControl::new(None);
+        let g = GpuInventory::default();
+        assert!(host.start_mps(&g).await.unwrap_err().is_deterministic());
+        assert_eq!(host.stop_mps(0).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn simulated_gpus_switch_mode_when_idle() {
         let sim = Arc::new(
             SimulatedGpus::new(SimConfig::new("n", "a100-40gb", 1), Arc::new(RealClock)).unwrap(),
         );
@@ -189,7 +263,7 @@ mod tests {
         let e = ctl.prepare_mig_mode(&inv, false).unwrap_err();
         assert!(!e.is_deterministic(), "{e}");
         assert_eq!(
-            ctl.start_mps(&inv).unwrap().pipe_dir,
+            ctl.start_mps(&inv).await.unwrap().pipe_dir,
             "/run/ws/mps-gpu0/pipe"
         );
     }

@@ -18,7 +18,7 @@ use wattsweep_shared::wire::{EventKind, FailureClass, Outcome, PhaseTiming};
 
 use super::collect::{Collector, SampledGpu};
 use super::instances::{Exit, Instance};
-use super::launch::{self, MpsDaemon, short_id};
+use super::launch::{self, MpsDirs, short_id};
 use super::node::NodeControl;
 use super::outcome::{InstanceReport, TaskEvents, TaskOutcome};
 use super::phases::{Event, Machine, MachineConfig, State, Timer};
@@ -136,7 +136,7 @@ pub(super) struct Run<'e, R: WorkloadRuntime> {
     pub log_tx: mpsc::UnboundedSender<(u32, LogLine)>,
     pub exit_tx: mpsc::UnboundedSender<Exit>,
     pub mig: BTreeMap<u32, AppliedLayout>,
-    pub mps: BTreeMap<u32, MpsDaemon>,
+    pub mps: BTreeMap<u32, MpsDirs>,
     pub timers: BTreeMap<Timer, Instant>,
     pub phases: Vec<PhaseTiming>,
     pub open_phase: Option<(wattsweep_shared::wire::Phase, u64)>,
