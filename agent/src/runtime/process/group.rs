@@ -118,10 +118,10 @@ pub async fn kill_group(
     kill_wait: Duration,
     cgroup: Option<&Cgroup>,
 ) -> Result<(), RuntimeError> {
-    if let Some(cg) = cgroup {
-        if let Err(e) = cg.kill() {
-            tracing::warn!(cgroup = %cg.dir().display(), error = %e, "cgroup.kill failed; killing by process group only");
-        }
+    if let Some(cg) = cgroup
+        && let Err(e) = cg.kill()
+    {
+        tracing::warn!(cgroup = %cg.dir().display(), error = %e, "cgroup.kill failed; killing by process group only");
     }
     signal_group(pgid, Signal::SIGKILL)?;
     let left = wait_group_gone(procfs, pgid, kill_wait).await;

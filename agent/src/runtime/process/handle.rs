@@ -84,11 +84,10 @@ pub(crate) fn kill_in_background(
         .name(format!("ws-reap-{pgid}"))
         .spawn(move || {
             reap_blocking(pgid);
-            if let Some(cg) = &cgroup {
-                if let Err(e) = cg.remove_within_blocking(shared.kill_wait) {
+            if let Some(cg) = &cgroup
+                && let Err(e) = cg.remove_within_blocking(shared.kill_wait) {
                     tracing::warn!(cgroup = %cg.dir().display(), error = %e, "cannot remove the cgroup of a killed group");
                 }
-            }
             if let Err(e) = shared.registry.remove(pgid, start_time) {
                 tracing::warn!(pgid, error = %e, "cannot drop the registry record of a killed group");
             }
@@ -150,10 +149,10 @@ impl ProcessHandle {
     /// Let the output pump finish (it ends when every holder of the pipes has exited), waiting
     /// at most `within`.
     async fn drain(&mut self, within: Duration) {
-        if let Some(pump) = self.pump.as_mut() {
-            if tokio::time::timeout(within, pump).await.is_ok() {
-                self.pump = None;
-            }
+        if let Some(pump) = self.pump.as_mut()
+            && tokio::time::timeout(within, pump).await.is_ok()
+        {
+            self.pump = None;
         }
     }
 }
@@ -263,10 +262,10 @@ impl WorkloadHandle for ProcessHandle {
         if let Some(pump) = self.pump.take() {
             pump.abort();
         }
-        if let Some(cg) = &self.cgroup {
-            if let Err(e) = cg.remove_within(shared.kill_wait).await {
-                tracing::warn!(cgroup = %cg.dir().display(), error = %e, "cannot remove the workload's cgroup");
-            }
+        if let Some(cg) = &self.cgroup
+            && let Err(e) = cg.remove_within(shared.kill_wait).await
+        {
+            tracing::warn!(cgroup = %cg.dir().display(), error = %e, "cannot remove the workload's cgroup");
         }
         self.finished = true;
         shared.registry.remove(self.pgid, self.start_time)

@@ -140,21 +140,21 @@ where
                 text,
                 at_ns,
             };
-            if let Some(f) = file.as_mut() {
-                if let Err(e) = f.write_all(format_log_line(&line).as_bytes()).await {
-                    tracing::warn!(path = %log_path.display(), error = %e, "workload log file write failed; lines are only streamed from now on");
-                    file = None;
-                }
+            if let Some(f) = file.as_mut()
+                && let Err(e) = f.write_all(format_log_line(&line).as_bytes()).await
+            {
+                tracing::warn!(path = %log_path.display(), error = %e, "workload log file write failed; lines are only streamed from now on");
+                file = None;
             }
             if listening && logs.send(line).await.is_err() {
                 listening = false;
             }
         }
-        if let Some(f) = file.as_mut() {
-            if let Err(e) = f.flush().await {
-                tracing::warn!(path = %log_path.display(), error = %e, "workload log file flush failed");
-                file = None;
-            }
+        if let Some(f) = file.as_mut()
+            && let Err(e) = f.flush().await
+        {
+            tracing::warn!(path = %log_path.display(), error = %e, "workload log file flush failed");
+            file = None;
         }
     }
 }

@@ -149,10 +149,10 @@ pub fn parse_ctxt_switches(status: &str) -> Option<u64> {
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
-        if key == "voluntary_ctxt_switches" || key == "nonvoluntary_ctxt_switches" {
-            if let Ok(n) = value.trim().parse::<u64>() {
-                total = Some(total.unwrap_or(0).saturating_add(n));
-            }
+        if (key == "voluntary_ctxt_switches" || key == "nonvoluntary_ctxt_switches")
+            && let Ok(n) = value.trim().parse::<u64>()
+        {
+            total = Some(total.unwrap_or(0).saturating_add(n));
         }
     }
     total

@@ -129,10 +129,10 @@ pub(crate) async fn reconcile(shared: &Shared) -> Result<ReconcileReport, Runtim
             }
             Verdict::Gone => {}
         }
-        if let Some(cg) = &cgroup {
-            if let Err(e) = cg.remove_within(shared.kill_wait).await {
-                tracing::warn!(cgroup = %cg.dir().display(), error = %e, "cannot remove a leftover cgroup");
-            }
+        if let Some(cg) = &cgroup
+            && let Err(e) = cg.remove_within(shared.kill_wait).await
+        {
+            tracing::warn!(cgroup = %cg.dir().display(), error = %e, "cannot remove a leftover cgroup");
         }
         shared.registry.remove(record.pgid, record.start_time)?;
         if verdict != Verdict::Gone {
