@@ -2,6 +2,7 @@
 //! that tests drive the same code the binary runs.
 
 pub mod cli;
+pub mod executor;
 pub mod fsio;
 pub mod gpu;
 pub mod inventory;

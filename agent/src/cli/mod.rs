@@ -3,9 +3,11 @@
 //! codes: 0 success, 1 the thing asked for failed (no NVML, a driver error), 2 usage or input error.
 
 mod bench;
+mod execute;
 mod inventory;
 mod sample;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -36,6 +38,68 @@ pub enum Command {
     Sample(SampleArgs),
     /// Measure the sampler's own cost: CPU seconds per second and peak memory.
     BenchSampler(BenchArgs),
+    /// Run a campaign's tasks for this node, one after another, without a coordinator: a table per
+    /// task, `results.json` and telemetry files in --out. Exit 0 when every task succeeded.
+    Execute(ExecuteArgs),
+}
+
+/// A runtime forced on every task of `execute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeOverride {
+    /// Plain child processes.
+    Process,
+    /// Docker containers.
+    Docker,
+}
+
+/// `execute` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ExecuteArgs {
+    /// The campaign file (TOML).
+    #[arg(value_name = "CAMPAIGN.toml", env = "WATTSWEEP_CAMPAIGN")]
+    pub campaign: PathBuf,
+    /// Run only the configurations whose name matches this glob (`time-slicing/*`).
+    #[arg(
+        long,
+        value_name = "GLOB",
+        env = "WATTSWEEP_CONFIGURATION",
+        default_value = "*"
+    )]
+    pub configuration: String,
+    /// Runs of every configuration (default: the campaign's `repetitions`).
+    #[arg(long, value_name = "N", env = "WATTSWEEP_REPETITIONS")]
+    pub repetitions: Option<u32>,
+    /// Folder for `results.json`, the telemetry files (`telemetry/`) and the instance logs
+    /// (`logs/`).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "WATTSWEEP_OUT",
+        default_value = "wattsweep-out"
+    )]
+    pub out: PathBuf,
+    /// Workload catalog folders, besides the ones the campaign names in `[campaign] catalog`
+    /// (repeatable).
+    #[arg(
+        long = "catalog",
+        value_name = "DIR",
+        env = "WATTSWEEP_CATALOG",
+        value_delimiter = ','
+    )]
+    pub catalogs: Vec<PathBuf>,
+    /// Run every task with this runtime instead of the one its sweep names.
+    #[arg(long, value_enum, env = "WATTSWEEP_RUNTIME_OVERRIDE")]
+    pub runtime_override: Option<RuntimeOverride>,
+    /// Node id (default: the host name, made subject-safe).
+    #[arg(long, env = "WATTSWEEP_NODE_ID")]
+    pub node_id: Option<String>,
+    /// State folder: MIG journals, MPS daemons, the process runtime's registry (default:
+    /// `<out>/state`). Layouts a crashed run left in its journals are restored at start.
+    #[arg(long, value_name = "DIR", env = "WATTSWEEP_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// GPU backend.
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 /// Which GPUs: the real ones through NVML, or simulated ones.
@@ -187,6 +251,9 @@ pub enum CliError {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    /// What `execute` was asked to run failed or cannot run.
+    #[error("{0}")]
+    Execute(String),
 }
 
 impl CliError {
@@ -230,6 +297,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Inventory(a) => inventory::run(&a),
         Command::Sample(a) => sample::run(&a),
         Command::BenchSampler(a) => bench::run(&a),
+        Command::Execute(a) => execute::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

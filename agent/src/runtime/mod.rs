@@ -21,6 +21,7 @@ pub mod kubernetes;
 pub mod logwatch;
 pub mod mps;
 pub mod process;
+pub mod sim;
 
 /// Label keys put on everything a runtime starts (container labels, pod labels, process env).
 pub mod labels {
