@@ -6,13 +6,17 @@
 //! reason it is sound.
 #![allow(unsafe_code)]
 
+use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtrMut, DriverError, sys};
+use cudarc::driver::{
+    CudaContext, CudaEvent, CudaSlice, CudaStream, DevicePtrMut, DriverError, sys,
+};
 
 use super::error::{BurnError, visible_devices};
 use super::kernel::{self, Geometry};
+use super::runner::DEPTH;
 
 /// What the burn runs on, for its start-up line.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +59,11 @@ pub struct Gpu {
     _module: Module,
     out_ptr: sys::CUdeviceptr,
     _out: CudaSlice<f32>,
+    /// One completion event per kernel that may be in flight, used round-robin.
+    events: Vec<CudaEvent>,
+    /// Indices into `events` of the kernels in flight, oldest first.
+    in_flight: VecDeque<usize>,
+    next_event: usize,
     stream: Arc<CudaStream>,
     ctx: Arc<CudaContext>,
     info: DeviceInfo,
@@ -127,11 +136,18 @@ impl Gpu {
         let mut out = stream.alloc_zeros::<f32>(len).map_err(call("cuMemAlloc"))?;
         let (out_ptr, write_done) = out.device_ptr_mut(&stream);
         drop(write_done);
+        let events = (0..DEPTH)
+            .map(|_| ctx.new_event(Some(sys::CUevent_flags::CU_EVENT_DISABLE_TIMING)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(call("cuEventCreate"))?;
         Ok(Self {
             func,
             _module: module,
             out_ptr,
             _out: out,
+            events,
+            in_flight: VecDeque::with_capacity(DEPTH),
+            next_event: 0,
             stream,
             ctx,
             info,
@@ -149,8 +165,12 @@ impl Gpu {
         self.geometry
     }
 
-    /// Launch the kernel for `iters` rounds and wait until it has finished.
-    pub fn run(&mut self, iters: u32) -> Result<(), BurnError> {
+    /// Queue the kernel for `iters` rounds and return at once. At most [`DEPTH`] kernels may be
+    /// in flight: with that many, this first waits for the oldest.
+    pub fn launch(&mut self, iters: u32) -> Result<(), BurnError> {
+        if self.in_flight.len() >= self.events.len() {
+            self.wait_oldest()?;
+        }
         let device = self.info.index;
         let err = |call: &'static str| {
             move |source: DriverError| BurnError::Cuda {
@@ -170,8 +190,9 @@ impl Gpu {
         ];
         // SAFETY: `func` comes from the module loaded in `ctx` (current, alive) and its PTX
         // signature is (u64 out, u32 iters, f32 seed); `params` holds pointers to three live locals
-        // of exactly those types; `out` addresses `geometry.threads()` floats (kept alive by
-        // `_out`), one for each thread of the grid launched, the only memory the kernel writes.
+        // of exactly those types (the driver copies them before returning); `out` addresses
+        // `geometry.threads()` floats (kept alive by `_out` until the stream is drained), one for
+        // each thread of the grid launched, the only memory the kernel writes.
         let launched = unsafe {
             sys::cuLaunchKernel(
                 self.func,
@@ -188,9 +209,44 @@ impl Gpu {
             )
         };
         launched.result().map_err(err("cuLaunchKernel"))?;
-        self.stream
-            .synchronize()
-            .map_err(err("cuStreamSynchronize"))
+        let slot = self.next_event;
+        self.next_event = (slot + 1) % self.events.len();
+        if let Some(event) = self.events.get(slot) {
+            event.record(&self.stream).map_err(err("cuEventRecord"))?;
+        }
+        self.in_flight.push_back(slot);
+        Ok(())
+    }
+
+    /// Wait until the oldest kernel in flight has finished (at once if none is).
+    pub fn wait_oldest(&mut self) -> Result<(), BurnError> {
+        let Some(slot) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let device = self.info.index;
+        match self.events.get(slot) {
+            Some(event) => event.synchronize().map_err(|source| BurnError::Cuda {
+                call: "cuEventSynchronize",
+                device,
+                source,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Wait for every kernel in flight.
+    pub fn drain(&mut self) -> Result<(), BurnError> {
+        while !self.in_flight.is_empty() {
+            self.wait_oldest()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        // The module and buffer must outlive every kernel that uses them.
+        let _ = self.stream.synchronize();
     }
 }
 

@@ -14,4 +14,4 @@ pub mod runner;
 
 pub use duty::{DutyCycle, DutyError};
 pub use error::BurnError;
-pub use runner::{Clock, Report, Summary, Work, run};
+pub use runner::{Clock, Report, Summary, Work, ready_line, run};

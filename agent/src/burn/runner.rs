@@ -1,9 +1,12 @@
 //! The duty-cycle loop, over any [`Clock`] and any [`Work`]: the binary gives it wall time and the
 //! GPU, tests give it a simulated clock and simulated kernel durations.
 //!
-//! Each period: launch kernels back to back (each one timed from launch to completion) while
-//! [`DutyCycle::should_launch`] says so, then sleep to the end of the period. Every second of
-//! wall time a [`Report`] gives the busy fraction and the GFLOP/s achieved while busy.
+//! Each period: launch kernels back to back while [`DutyCycle::should_launch`] says so, then sleep
+//! to the end of the period. [`DEPTH`] kernels are kept in flight, so the GPU queue never runs dry
+//! between two kernels; with time-slicing this matters, because a context with nothing queued
+//! gives up its slice. A kernel's duration is the time between two completions (or from the start
+//! of the busy phase to the first). Every second of wall time a [`Report`] gives the busy fraction
+//! and the GFLOP/s achieved while busy.
 
 use std::fmt;
 use std::time::Duration;
@@ -18,14 +21,27 @@ pub trait Clock {
     fn sleep_until(&mut self, t: Duration);
 }
 
-/// One unit of GPU work.
+/// Kernels in flight during a busy phase.
+pub const DEPTH: usize = 2;
+
+/// GPU work in units of one kernel, launched asynchronously and completed in order.
 pub trait Work {
     /// Why a unit failed.
     type Error;
-    /// Run one kernel and wait until it has finished.
-    fn run_one(&mut self) -> Result<(), Self::Error>;
+    /// Queue one kernel; never called with [`DEPTH`] kernels already in flight.
+    fn launch(&mut self) -> Result<(), Self::Error>;
+    /// Wait until the oldest kernel in flight has finished.
+    fn wait_oldest(&mut self) -> Result<(), Self::Error>;
     /// Work done by one kernel, GFLOP.
     fn gflop_per_run(&self) -> f64;
+}
+
+/// The line that tells the agent the burn is loaded and calibrated (the catalog's readiness regex).
+pub fn ready_line(level_pct: u32, period: Duration, seconds: f64) -> String {
+    format!(
+        "duty-burn ready level={level_pct}% period={}ms seconds={seconds}",
+        period.as_millis()
+    )
 }
 
 /// One second (or so) of the run, printed as a line the catalog's metric regex reads.
@@ -129,16 +145,8 @@ pub fn run<C: Clock, W: Work>(
             break;
         }
         let period_end = (period_start + duty.period()).min(end);
-        let mut busy = Duration::ZERO;
-        let mut kernels = 0u64;
-        while clock.now() < period_end && duty.should_launch(busy, expected) {
-            let k0 = clock.now();
-            work.run_one()?;
-            let took = clock.now().saturating_sub(k0);
-            busy += took;
-            kernels += 1;
-            expected = expected.mul_f64(1.0 - EMA_WEIGHT) + took.mul_f64(EMA_WEIGHT);
-        }
+        let (busy, kernels) =
+            busy_phase(duty, clock, work, period_start, period_end, &mut expected)?;
         clock.sleep_until(period_end);
         let wall = clock.now().saturating_sub(period_start);
         duty.end_period(wall, busy, expected);
@@ -167,6 +175,42 @@ pub fn run<C: Clock, W: Work>(
     })
 }
 
+/// Launch kernels, up to [`DEPTH`] in flight, until the duty cycle says stop or the period ends;
+/// returns the busy time (phase start to last completion) and the kernels completed.
+fn busy_phase<C: Clock, W: Work>(
+    duty: &DutyCycle,
+    clock: &mut C,
+    work: &mut W,
+    start: Duration,
+    period_end: Duration,
+    expected: &mut Duration,
+) -> Result<(Duration, u64), W::Error> {
+    let mut in_flight = 0usize;
+    let mut kernels = 0u64;
+    let mut last_done = start;
+    loop {
+        // Busy time if nothing more is launched: so far, plus what is queued.
+        while in_flight < DEPTH && clock.now() < period_end && {
+            let projected = clock.now().saturating_sub(start) + expected.mul_f64(in_flight as f64);
+            duty.should_launch(projected, *expected)
+        } {
+            work.launch()?;
+            in_flight += 1;
+        }
+        if in_flight == 0 {
+            break;
+        }
+        work.wait_oldest()?;
+        in_flight -= 1;
+        kernels += 1;
+        let now = clock.now();
+        let took = now.saturating_sub(last_done);
+        last_done = now;
+        *expected = expected.mul_f64(1.0 - EMA_WEIGHT) + took.mul_f64(EMA_WEIGHT);
+    }
+    Ok((last_done.saturating_sub(start), kernels))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,19 +233,36 @@ mod tests {
         }
     }
 
-    /// Kernels whose durations cycle through a list, advancing the shared clock.
+    /// A GPU queue: kernels run one after another, with durations cycling through a list.
     struct SimWork {
         now: Rc<Cell<Duration>>,
         durations: Vec<Duration>,
         next: usize,
+        /// Completion times of the kernels in flight, oldest first.
+        queue: std::collections::VecDeque<Duration>,
     }
 
     impl Work for SimWork {
         type Error = Infallible;
-        fn run_one(&mut self) -> Result<(), Infallible> {
+        fn launch(&mut self) -> Result<(), Infallible> {
+            assert!(
+                self.queue.len() < DEPTH,
+                "more than DEPTH kernels in flight"
+            );
             let d = self.durations[self.next % self.durations.len()];
             self.next += 1;
-            self.now.set(self.now.get() + d);
+            let begins = self
+                .queue
+                .back()
+                .copied()
+                .unwrap_or_default()
+                .max(self.now.get());
+            self.queue.push_back(begins + d);
+            Ok(())
+        }
+        fn wait_oldest(&mut self) -> Result<(), Infallible> {
+            let done = self.queue.pop_front().expect("wait with nothing in flight");
+            self.now.set(self.now.get().max(done));
             Ok(())
         }
         fn gflop_per_run(&self) -> f64 {
@@ -224,6 +285,7 @@ mod tests {
                 .map(|&u| Duration::from_micros(u))
                 .collect(),
             next: 0,
+            queue: std::collections::VecDeque::new(),
         };
         let mut duty = DutyCycle::new(level, Duration::from_millis(period_ms)).unwrap();
         let mut reports = Vec::new();
