@@ -1,6 +1,7 @@
 //! The wattsweep node agent as a library: everything `wattsweep-agent` does, behind small traits, so
 //! that tests drive the same code the binary runs.
 
+pub mod burn;
 pub mod cli;
 pub mod executor;
 pub mod fsio;
