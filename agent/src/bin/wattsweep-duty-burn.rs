@@ -95,10 +95,7 @@ fn main() -> ExitCode {
 
 fn burn(args: &Args) -> Result<(), BurnError> {
     let period = Duration::from_millis(args.period_ms);
-    let Ok(mut duty) = DutyCycle::new(args.level, period) else {
-        // clap has checked both ranges already.
-        return Ok(());
-    };
+    let mut duty = DutyCycle::new(args.level, period)?;
     let gpu = Gpu::open(args.device)?;
     let info = gpu.info().clone();
     let g = gpu.geometry();

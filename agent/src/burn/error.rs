@@ -2,9 +2,14 @@
 
 use cudarc::driver::DriverError;
 
+use super::duty::DutyError;
+
 /// A failure of the duty burn. The binary prints it and exits 1.
 #[derive(Debug, thiserror::Error)]
 pub enum BurnError {
+    /// The level or period cannot be scheduled.
+    #[error(transparent)]
+    Duty(#[from] DutyError),
     /// libcuda could not be loaded: no NVIDIA driver, or a container without the driver mounted.
     #[error(
         "NVIDIA driver not found: could not load libcuda.so (searched the dynamic loader's paths); \
