@@ -133,6 +133,39 @@ async fn time_slicing_two_instances_on_a_simulated_h100() {
     for p in ["idle-baseline", "warmup", "measure", "cooldown"] {
         assert!(phases.contains(p), "{phases:?}");
     }
+    // An energy-counter reading at every boundary, tagged with the phase it opens, taken within a
+    // second of the boundary.
+    let energy: Vec<(String, i64)> = points
+        .iter()
+        .filter(|p| p.fields.contains_key("energy_mj"))
+        .map(|p| {
+            (
+                p.tags.get("phase").cloned().unwrap_or_default(),
+                p.timestamp_ns,
+            )
+        })
+        .collect();
+    let boundaries = out
+        .phases
+        .iter()
+        .map(|p| (p.phase, p.start_ms))
+        .chain(std::iter::once((Phase::Unknown, out.phases[3].end_ms)));
+    for (phase, at_ms) in boundaries {
+        let tag = match phase {
+            Phase::IdleBaseline => "idle-baseline",
+            Phase::Warmup => "warmup",
+            Phase::Measure => "measure",
+            Phase::Cooldown => "cooldown",
+            Phase::Unknown => "none",
+        };
+        let at_ns = at_ms as i64 * 1_000_000;
+        assert!(
+            energy
+                .iter()
+                .any(|(p, t)| p == tag && *t >= at_ns - 1_000_000 && *t <= at_ns + 1_000_000_000),
+            "no energy read at the start of {tag} ({at_ms} ms): {energy:?}"
+        );
+    }
     assert!(points.iter().any(|p| p.measurement == "task_summary"));
     assert!(points.iter().any(|p| p.measurement == "cpu"));
     assert!(

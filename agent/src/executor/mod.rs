@@ -17,6 +17,7 @@ pub mod node;
 pub mod outcome;
 pub mod phases;
 pub mod run;
+mod wrapup;
 
 pub use commands::mig_error_is_deterministic;
 pub use launch::{LaunchContext, LaunchError, MpsDirs, launch_specs};
