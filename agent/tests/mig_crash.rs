@@ -6,7 +6,7 @@
 //! binary has to be built or installed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -49,6 +49,10 @@ fn crash_child() {
 #[test]
 fn crash_while_applied_then_recover() {
     let dir = tempfile::tempdir().unwrap();
+    // The child's stderr goes to a file: a pipe nobody reads could fill and block the child before it
+    // reports, which would hang this test.
+    let stderr_path = dir.path().join("child.stderr");
+    let stderr_file = std::fs::File::create(&stderr_path).unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "crash_child",
@@ -60,29 +64,31 @@ fn crash_while_applied_then_recover() {
         .env(CHILD_DIR_ENV, dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::from(stderr_file))
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut applied = None;
-    let mut line = String::new();
-    while stdout.read_line(&mut line).unwrap() > 0 {
-        if let Some((_, n)) = line.trim().split_once("APPLIED ") {
-            applied = Some(n.parse::<usize>().unwrap());
-            break;
+    // Read the child's stdout on a thread so that waiting for its report has a deadline.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<usize>();
+    std::thread::spawn(move || {
+        let mut stdout = BufReader::new(stdout);
+        let mut line = String::new();
+        while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+            if let Some((_, n)) = line.trim().split_once("APPLIED ")
+                && let Ok(n) = n.parse::<usize>()
+            {
+                let _ = tx.send(n);
+                return;
+            }
+            line.clear();
         }
-        line.clear();
-    }
+    });
+    let applied = rx.recv_timeout(std::time::Duration::from_secs(120)).ok();
     let Some(devices) = applied else {
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
         let _ = child.kill();
-        panic!("the child did not apply the layout: {err}");
+        let _ = child.wait();
+        let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        panic!("the child did not report an applied layout within 120 s: {err}");
     };
     assert_eq!(devices, 3);
 

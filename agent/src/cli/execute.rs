@@ -131,6 +131,7 @@ impl Executors {
                         &self.state_dir,
                     ))
                     .map_err(|e| e.to_string())?;
+                    reconcile_leftovers(&rt).await?;
                     self.process_exec = Some(self.make(rt));
                 }
                 match &self.process_exec {
@@ -147,6 +148,7 @@ impl Executors {
                     );
                     cfg.socket = docker_socket(std::env::var("DOCKER_HOST").ok().as_deref());
                     let rt = DockerRuntime::new(cfg).await.map_err(|e| e.to_string())?;
+                    reconcile_leftovers(&rt).await?;
                     self.docker_exec = Some(self.make(rt));
                 }
                 match &self.docker_exec {
@@ -162,6 +164,25 @@ impl Executors {
 }
 
 /// Run `wattsweep-agent execute`.
+/// Remove what an earlier, crashed run of this node left behind (processes, containers) before
+/// anything new starts; what belongs to other nodes or to nobody is never touched.
+async fn reconcile_leftovers<R: WorkloadRuntime>(rt: &R) -> Result<(), String> {
+    let report = rt.reconcile().await.map_err(|e| {
+        format!(
+            "{} runtime: cannot remove leftovers of an earlier run: {e}",
+            rt.name()
+        )
+    })?;
+    if !report.removed.is_empty() {
+        tracing::warn!(
+            runtime = rt.name(),
+            removed = ?report.removed,
+            "removed workloads an earlier run of this node left behind"
+        );
+    }
+    Ok(())
+}
+
 pub(super) fn run(args: &ExecuteArgs) -> Result<(), CliError> {
     if args.backend.simulate.is_some() && args.runtime_override.is_some() {
         return Err(CliError::Usage(

@@ -23,16 +23,28 @@ pub struct LineSplitter {
 }
 
 impl LineSplitter {
-    /// Feed one chunk; returns the lines it completed.
+    /// Feed one chunk; returns the lines it completed. A line ends at `\n`, `\r\n` or a lone `\r`
+    /// (progress redraws such as gpu-burn's, each with a new figure of merit), as in the process and
+    /// Kubernetes runtimes.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
         let mut lines = Vec::new();
-        let mut rest = chunk;
-        while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
-            self.pending.extend_from_slice(&rest[..nl]);
-            lines.push(Self::text(std::mem::take(&mut self.pending)));
-            rest = &rest[nl + 1..];
+        for &b in chunk {
+            match b {
+                b'\n' => {
+                    if self.pending.last() == Some(&b'\r') {
+                        self.pending.pop();
+                    }
+                    lines.push(Self::text(std::mem::take(&mut self.pending)));
+                }
+                _ => {
+                    if self.pending.last() == Some(&b'\r') {
+                        self.pending.pop();
+                        lines.push(Self::text(std::mem::take(&mut self.pending)));
+                    }
+                    self.pending.push(b);
+                }
+            }
         }
-        self.pending.extend_from_slice(rest);
         lines
     }
 
@@ -155,6 +167,15 @@ pub(crate) async fn follow(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn progress_redraws_with_a_lone_carriage_return_are_lines() {
+        let mut s = LineSplitter::default();
+        let mut lines = s.push(b"10.0% (100 Gflop/s)\r20.0% (110 Gflop/s)\r");
+        lines.extend(s.push(b"\r\ndone\r\n"));
+        assert_eq!(lines, vec!["10.0% (100 Gflop/s)", "20.0% (110 Gflop/s)", "", "done"]);
+        assert_eq!(s.finish(), None);
+    }
 
     #[test]
     fn splits_frames_into_lines() {
