@@ -173,7 +173,10 @@ mod tests {
         let mut s = LineSplitter::default();
         let mut lines = s.push(b"10.0% (100 Gflop/s)\r20.0% (110 Gflop/s)\r");
         lines.extend(s.push(b"\r\ndone\r\n"));
-        assert_eq!(lines, vec!["10.0% (100 Gflop/s)", "20.0% (110 Gflop/s)", "", "done"]);
+        assert_eq!(
+            lines,
+            vec!["10.0% (100 Gflop/s)", "20.0% (110 Gflop/s)", "", "done"]
+        );
         assert_eq!(s.finish(), None);
     }
 
