@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
-use wattsweep_shared::campaign::{self, Campaign, Source};
+use wattsweep_shared::campaign::{self, Campaign};
 use wattsweep_shared::model::{Runtime, TaskSpec};
 use wattsweep_shared::plan;
 use wildmatch::WildMatch;
@@ -37,30 +37,7 @@ use crate::telemetry::sink::{FileSink, FileSinkConfig, TelemetrySink};
 
 /// Read the campaign and its catalogs and parse them; errors carry `file:line:col`.
 fn load_campaign(file: &Path, extra: &[PathBuf]) -> Result<Campaign, CliError> {
-    let source = read_source(file)?;
-    let mut dirs = campaign::catalog_dirs(&source).map_err(|e| CliError::Usage(e.to_string()))?;
-    dirs.extend(extra.iter().cloned());
-    let mut catalog = Vec::new();
-    for dir in &dirs {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| {
-                CliError::Usage(format!("cannot read catalog folder {}: {e}", dir.display()))
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
-        for p in paths {
-            catalog.push(read_source(&p)?);
-        }
-    }
-    campaign::parse_campaign(&source, &catalog).map_err(|e| CliError::Usage(e.to_string()))
-}
-
-fn read_source(path: &Path) -> Result<Source, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
-    Ok(Source::new(path.display().to_string(), text))
+    campaign::load_campaign(file, extra).map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// Logs phase changes as they happen.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use wattsweep_shared::campaign::CampaignErrors;
+use wattsweep_shared::campaign::LoadError;
 use wattsweep_shared::plan::PlanError;
 
 /// Why a command could not do what was asked.
@@ -17,9 +17,9 @@ pub enum CliError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The campaign file (or a catalog file) has errors; each carries file:line:col.
+    /// The campaign could not be loaded (a file unreadable, or campaign errors with file:line:col).
     #[error("{0}")]
-    Campaign(#[from] CampaignErrors),
+    Load(#[from] LoadError),
     /// An unknown GPU model id.
     #[error("unknown GPU model `{given}`; known models: {known}")]
     UnknownModel {
@@ -49,7 +49,7 @@ impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             CliError::Read { .. }
-            | CliError::Campaign(_)
+            | CliError::Load(_)
             | CliError::UnknownModel { .. }
             | CliError::Usage(_) => ExitCode::from(2),
             CliError::Plan(_) | CliError::Output(_) => ExitCode::from(1),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde::Serialize;
-use wattsweep_shared::campaign::{self, Campaign, Source};
+use wattsweep_shared::campaign::{self, Campaign};
 use wattsweep_shared::gpu_model;
 use wattsweep_shared::model::{NodeInventory, Sharing, TaskSpec};
 use wattsweep_shared::plan::{self, Plan};
@@ -59,41 +59,7 @@ pub fn run(args: &PlanArgs, format: Format, out: &mut dyn Write) -> Result<Outco
 
 /// Read a campaign file and every catalog file it (or the command line) names, and parse them.
 pub fn load_campaign(file: &Path, extra_catalogs: &[PathBuf]) -> Result<Campaign, CliError> {
-    let source = read_source(file)?;
-    // Resolved against the campaign file's folder by the parser.
-    let mut dirs = campaign::catalog_dirs(&source)?;
-    dirs.extend(extra_catalogs.iter().cloned());
-    let mut catalog = Vec::new();
-    for dir in &dirs {
-        catalog.extend(read_catalog_dir(dir)?);
-    }
-    Ok(campaign::parse_campaign(&source, &catalog)?)
-}
-
-fn read_source(path: &Path) -> Result<Source, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(Source {
-        path: path.display().to_string(),
-        text,
-    })
-}
-
-/// Every `*.toml` of a catalog folder, in name order.
-fn read_catalog_dir(dir: &Path) -> Result<Vec<Source>, CliError> {
-    let read_err = |source| CliError::Read {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(read_err)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    paths.iter().map(|p| read_source(p)).collect()
+    Ok(campaign::load_campaign(file, extra_catalogs)?)
 }
 
 /// The hypothetical fleet a campaign is planned against offline.

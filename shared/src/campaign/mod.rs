@@ -2,11 +2,12 @@
 //!
 //! [`model`] holds the validated campaign the planner consumes; parsing (with file:line:col on every
 //! error) and validation against the targeted GPU models live beside it. Parsing takes text, not
-//! paths, so this module stays free of I/O: the command line reads the campaign file, asks
-//! [`catalog_dirs`] which catalog folders it names, reads those, and calls [`parse_campaign`].
+//! paths ([`parse_campaign`]); [`load_campaign`] is the one function that reads a campaign file and
+//! the catalog folders it names ([`catalog_dirs`]) from disk, shared by every command line.
 
 mod check;
 mod error;
+mod files;
 mod mig_check;
 mod mig_sweep;
 mod model;
@@ -17,6 +18,7 @@ mod sweep;
 mod workload;
 
 pub use error::{CampaignError, CampaignErrors, ErrorKind, Source};
+pub use files::{LoadError, load_campaign};
 pub use model::{
     Campaign, Design, Fill, LayoutEntry, NeighbourProfile, Order, Sweep, SweepKind, Targets,
 };
